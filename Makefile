@@ -1,0 +1,51 @@
+# Every workflow of the platform. `make run` and `make test` are the two that matter first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROTO_FILES := $(shell find protos -name '*.proto')
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install proto run test test-unit test-integration test-e2e lint clean
+
+$(VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip 'setuptools<81' wheel
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed proto ## create the virtualenv and generate code
+
+proto: $(VENV)/.installed $(PROTO_FILES) ## generate Python code and typed stubs from protos/
+	@find protos -name '*_pb2*.py*' -delete
+	PATH=$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -I protos --python_out=protos --grpc_python_out=protos \
+		--mypy_out=protos --mypy_grpc_out=protos $(PROTO_FILES)
+
+run: install ## bring the platform up on this machine and drive one demo journey
+	deploy/local/ensure-rabbitmq.sh
+	$(PY) -m deploy.local.run
+
+test: install ## install from scratch, start what the tests need, run every suite
+	deploy/local/ensure-rabbitmq.sh
+	$(MAKE) lint
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q tests/e2e
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+test-integration: install
+	deploy/local/ensure-rabbitmq.sh
+	$(PY) -m pytest -q tests/integration
+
+test-e2e: install
+	deploy/local/ensure-rabbitmq.sh
+	$(PY) -m pytest -q tests/e2e
+
+lint: install ## ruff and strict mypy on services/ and gateway/
+	$(VENV)/bin/ruff check services gateway simulators deploy tests
+	$(VENV)/bin/mypy services gateway
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache var
+	find protos -name '*_pb2*.py*' -delete

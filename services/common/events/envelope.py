@@ -1,0 +1,68 @@
+"""The CloudEvents envelope around every proto payload (egov.events.v1.CloudEvent).
+
+`type` is the payload's full proto name, so the payload class is found in the descriptor pool
+without a registry of our own. On the wire the envelope is binary protobuf with the content type
+below; the AMQP routing key is the type.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from google.protobuf import symbol_database
+from google.protobuf.message import Message
+
+from egov.events.v1.cloud_event_pb2 import CloudEvent
+
+CONTENT_TYPE = "application/cloudevents+protobuf"
+SPEC_VERSION = "1.0"
+
+
+def event_type(payload_class: type[Message]) -> str:
+    return str(payload_class.DESCRIPTOR.full_name)
+
+
+def new_event(
+    payload: Message,
+    *,
+    source: str,
+    subject: str,
+    correlation_id: str = "",
+    causation_id: str = "",
+    traceparent: str = "",
+    event_id: str | None = None,
+) -> CloudEvent:
+    event = CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        spec_version=SPEC_VERSION,
+        type=payload.DESCRIPTOR.full_name,
+        subject=subject,
+        data_content_type="application/protobuf",
+        correlation_id=correlation_id or subject,
+        causation_id=causation_id,
+        traceparent=traceparent,
+    )
+    event.time.FromDatetime(datetime.now(UTC))
+    event.data.Pack(payload)
+    return event
+
+
+def unpack(event: CloudEvent) -> Message:
+    """The payload as its own message class."""
+    cls = symbol_database.Default().GetSymbol(event.type)
+    payload: Message = cls()
+    if not event.data.Unpack(payload):
+        raise ValueError(f"event {event.id}: data is not a {event.type}")
+    return payload
+
+
+def encode(event: CloudEvent) -> bytes:
+    return event.SerializeToString()
+
+
+def decode(body: bytes) -> CloudEvent:
+    event = CloudEvent()
+    event.ParseFromString(body)
+    if not event.id or not event.type:
+        raise ValueError("not a CloudEvent: id and type are required")
+    return event

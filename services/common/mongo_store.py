@@ -1,0 +1,112 @@
+"""A service's MongoDB database as a unit of work: state changes, the events they cause (outbox)
+and the record that an incoming event was processed (inbox) commit in one transaction.
+
+So a crash at any point either loses the whole change or keeps all of it with its events; and an
+event delivered twice finds its inbox record and changes nothing.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from pymongo import ASCENDING, MongoClient
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from egov.events.v1.cloud_event_pb2 import CloudEvent
+from services.common.events.envelope import decode, encode, new_event
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+INBOX = "inbox"
+
+
+class AlreadyProcessed(Exception):
+    """The incoming event has an inbox record: it was processed before."""
+
+
+@dataclass
+class Cause:
+    """What caused a transaction: carried into every event it emits."""
+
+    correlation_id: str = ""
+    causation_id: str = ""
+    traceparent: str = ""
+
+
+@dataclass
+class Transaction:
+    db: Database[Any]
+    session: ClientSession
+    source: str
+    cause: Cause
+    emitted: list[CloudEvent] = field(default_factory=list)
+
+    def emit(self, payload: Message, *, subject: str, correlation_id: str = "") -> CloudEvent:
+        event = new_event(
+            payload,
+            source=self.source,
+            subject=subject,
+            correlation_id=correlation_id or self.cause.correlation_id or subject,
+            causation_id=self.cause.causation_id,
+            traceparent=self.cause.traceparent,
+        )
+        event.sequence = time.time_ns()
+        self.db[OUTBOX].insert_one(
+            {"_id": event.id, "type": event.type, "body": encode(event), "published": False,
+             "created_at": datetime.now(UTC)},
+            session=self.session,
+        )
+        self.emitted.append(event)
+        return event
+
+    def mark_processed(self, event: CloudEvent, consumer: str) -> None:
+        try:
+            self.db[INBOX].insert_one(
+                {"_id": f"{consumer}:{event.id}", "type": event.type, "at": datetime.now(UTC)},
+                session=self.session,
+            )
+        except DuplicateKeyError as exc:
+            raise AlreadyProcessed(event.id) from exc
+
+
+class MongoStore:
+    def __init__(self, client: MongoClient[Any], db_name: str, source: str) -> None:
+        self.client = client
+        self.db: Database[Any] = client[db_name]
+        self.source = source
+
+    def ensure_indexes(self) -> None:
+        self.db[OUTBOX].create_index([("published", ASCENDING), ("created_at", ASCENDING)])
+
+    def transaction(self, fn: Callable[[Transaction], T], cause: Cause | None = None) -> tuple[T, list[CloudEvent]]:
+        """Run fn in a transaction (retried whole on transient conflicts); return its result and
+        the events it emitted, committed and ready to publish."""
+        with self.client.start_session() as session:
+            holder: dict[str, Transaction] = {}
+
+            def attempt(s: ClientSession) -> T:
+                tx = Transaction(self.db, s, self.source, cause or Cause())
+                holder["tx"] = tx
+                return fn(tx)
+
+            result = session.with_transaction(attempt)
+            return result, holder["tx"].emitted
+
+    def mark_published(self, event_ids: list[str]) -> None:
+        if event_ids:
+            self.db[OUTBOX].update_many({"_id": {"$in": event_ids}},
+                                        {"$set": {"published": True, "published_at": datetime.now(UTC)}})
+
+    def unpublished(self, older_than: timedelta, limit: int = 500) -> Iterator[CloudEvent]:
+        cutoff = datetime.now(UTC) - older_than
+        for doc in self.db[OUTBOX].find({"published": False, "created_at": {"$lt": cutoff}}).sort(
+                "created_at", ASCENDING).limit(limit):
+            yield decode(doc["body"])

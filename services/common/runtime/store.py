@@ -1,0 +1,140 @@
+"""The `Store` dependency: a service's MongoDB database, its transactional outbox and inbox.
+
+Workers change state inside `transaction()`; the events they emit are published (with broker
+confirms) after the worker returns and before its RPC reply or message ack. A background relay
+republishes whatever a crashed worker left unpublished.
+"""
+
+import logging
+import queue
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import eventlet
+from google.protobuf.message import Message
+from nameko.containers import WorkerContext
+from nameko.extensions import DependencyProvider
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from egov.events.v1.cloud_event_pb2 import CloudEvent
+from services.common.config import amqp_uri, database_name, env_float, mongo_uri
+from services.common.events.broker import EventPublisher, declare_topology
+from services.common.events.envelope import unpack
+from services.common.mongo_store import AlreadyProcessed, Cause, MongoStore, Transaction
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EventHandler = Callable[[Transaction, Any, CloudEvent], None]
+RELAY_AFTER = timedelta(seconds=3)
+
+
+class WorkerStore:
+    """What a worker sees: reads through `db`, writes through `transaction`."""
+
+    def __init__(self, provider: "Store", worker_ctx: WorkerContext) -> None:
+        self._provider = provider
+        self._worker_ctx = worker_ctx
+        self.db: Database[Any] = provider.store.db
+
+    def transaction(self, fn: Callable[[Transaction], T], cause: Cause | None = None) -> T:
+        result, emitted = self._provider.store.transaction(fn, cause or self._cause())
+        self._provider.pending.setdefault(self._worker_ctx.call_id, []).extend(emitted)
+        return result
+
+    def handle_event(self, event: CloudEvent, handlers: Mapping[str, EventHandler]) -> bool:
+        """Process one incoming event exactly once; False if it was a duplicate or not ours."""
+        handler = handlers.get(event.type)
+        if handler is None:
+            log.warning("no handler for %s (event %s); acknowledged", event.type, event.id)
+            return False
+        payload: Message = unpack(event)
+        consumer = self._provider.service_name
+
+        def apply(tx: Transaction) -> None:
+            tx.mark_processed(event, consumer)
+            handler(tx, payload, event)
+
+        cause = Cause(correlation_id=event.correlation_id, causation_id=event.id,
+                      traceparent=event.traceparent)
+        try:
+            self.transaction(apply, cause)
+        except AlreadyProcessed:
+            log.info("event %s (%s) already processed; acknowledged", event.id, event.type)
+            return False
+        return True
+
+    def _cause(self) -> Cause:
+        data = self._worker_ctx.context_data
+        return Cause(correlation_id=str(data.get("correlation_id", "")),
+                     causation_id=str(data.get("call_id", self._worker_ctx.call_id)),
+                     traceparent=str(data.get("traceparent", "")))
+
+
+class Store(DependencyProvider):  # type: ignore[misc]
+    def __init__(self, publish: bool = True) -> None:
+        self.publish_events = publish
+        self.pending: dict[str, list[CloudEvent]] = {}
+        self._publishers: queue.LifoQueue[EventPublisher] = queue.LifoQueue()
+
+    @property
+    def service_name(self) -> str:
+        return str(self.container.service_name)
+
+    def setup(self) -> None:
+        client: MongoClient[Any] = MongoClient(mongo_uri(), serverSelectionTimeoutMS=10000, tz_aware=True)
+        self.store = MongoStore(client, database_name(self.service_name), f"/egov/{self.service_name}")
+        self._amqp_uri = amqp_uri()
+        self._relay_interval = env_float("EGOV_OUTBOX_RELAY_SECONDS", 1.0)
+
+    def start(self) -> None:
+        declare_topology(self._amqp_uri)
+        self.store.ensure_indexes()
+        self.container.spawn_managed_thread(self._relay_forever, identifier="outbox-relay")
+
+    def stop(self) -> None:
+        while not self._publishers.empty():
+            self._publishers.get_nowait().close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> WorkerStore:
+        return WorkerStore(self, worker_ctx)
+
+    def worker_result(self, worker_ctx: WorkerContext, result: Any = None, exc_info: Any = None) -> None:
+        events = self.pending.pop(worker_ctx.call_id, [])
+        if events:
+            try:
+                self.publish(events)
+            except Exception:  # noqa: BLE001 - they stay in the outbox; the relay retries
+                log.exception("publishing %d events failed; the outbox relay will retry", len(events))
+
+    def worker_teardown(self, worker_ctx: WorkerContext) -> None:
+        self.pending.pop(worker_ctx.call_id, None)
+
+    def publish(self, events: list[CloudEvent]) -> None:
+        try:
+            publisher = self._publishers.get_nowait()
+        except queue.Empty:
+            publisher = EventPublisher(self._amqp_uri)
+        try:
+            for event in events:
+                publisher.publish(event)
+        finally:
+            self._publishers.put(publisher)
+        self.store.mark_published([e.id for e in events])
+
+    def relay_pending(self) -> int:
+        events = list(self.store.unpublished(older_than=RELAY_AFTER))
+        if events:
+            log.warning("relaying %d events left unpublished", len(events))
+            self.publish(events)
+        return len(events)
+
+    def _relay_forever(self) -> None:
+        while True:
+            eventlet.sleep(self._relay_interval)
+            try:
+                self.relay_pending()
+            except Exception:  # noqa: BLE001 - keep relaying; the broker or database may be back soon
+                log.exception("outbox relay failed")
