@@ -1,0 +1,240 @@
+"""The whole platform on one machine as real processes: SecantusDB, the third-party simulators,
+the five nameko services and the gateway. `make run` and the e2e tests both use it.
+
+Each stack gets its own RabbitMQ virtual host and database server, so stacks never see each
+other's messages or data.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.tokens import generate_key_pair
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SERVICES = {
+    "identity": "services.identity.service:IdentityService",
+    "procedures": "services.procedures.service:ProceduresService",
+    "payments": "services.payments.service:PaymentsService",
+    "postal": "services.postal.service:PostalService",
+    "notifications": "services.notifications.service:NotificationsService",
+}
+SIMULATORS = ("population", "paygate", "postal_operator", "sms", "push", "mailbox")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, name: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{name or 'server'} did not listen on port {port} within {timeout:.0f} s")
+
+
+@dataclass
+class Ports:
+    mongo: int = field(default_factory=free_port)
+    gateway: int = field(default_factory=free_port)
+    payments_http: int = field(default_factory=free_port)
+    postal_http: int = field(default_factory=free_port)
+    population: int = field(default_factory=free_port)
+    paygate: int = field(default_factory=free_port)
+    postal_operator: int = field(default_factory=free_port)
+    sms: int = field(default_factory=free_port)
+    push: int = field(default_factory=free_port)
+    smtp: int = field(default_factory=free_port)
+    mailbox_http: int = field(default_factory=free_port)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+class Stack:
+    def __init__(self, workdir: Path, *, ports: Ports | None = None, broker_uri: str | None = None,
+                 vhost: str | None = None, mongo_uri: str | None = None) -> None:
+        self.workdir = workdir
+        self.ports = ports or Ports()
+        base = broker_uri or os.environ.get("EGOV_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+        self.vhost = vhost if vhost is not None else f"egov-{uuid.uuid4().hex[:8]}"
+        parsed = urllib.parse.urlsplit(base)
+        self.amqp_uri = parsed._replace(path="/" + urllib.parse.quote(self.vhost, safe="")).geturl()
+        self.external_mongo = mongo_uri
+        self.mongo_uri = mongo_uri or f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs = workdir / "logs"
+        self.paygate_secret = secrets.token_hex(16)
+        self.postal_secret = secrets.token_hex(16)
+
+    # -- configuration --------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        keys = self.workdir / "keys"
+        env = dict(os.environ)
+        env.update({
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos'}",
+            "PYTHONUNBUFFERED": "1",
+            "EGOV_AMQP_URI": self.amqp_uri,
+            "EGOV_MONGO_URI": self.mongo_uri,
+            "EGOV_TOKEN_PRIVATE_KEY_FILE": str(keys / "token-signing.pem"),
+            "EGOV_TOKEN_PUBLIC_KEY_FILE": str(keys / "token-signing.pub.pem"),
+            "EGOV_GATEWAY_ADDRESS": f"127.0.0.1:{p.gateway}",
+            "EGOV_POPULATION_ADDRESS": f"127.0.0.1:{p.population}",
+            "EGOV_PAYGATE_URL": f"http://127.0.0.1:{p.paygate}",
+            "EGOV_PAYGATE_SECRET": self.paygate_secret,
+            "EGOV_PAYMENTS_CALLBACK_URL": f"http://127.0.0.1:{p.payments_http}/callbacks/paygate",
+            "EGOV_POSTAL_OPERATOR_URL": f"http://127.0.0.1:{p.postal_operator}",
+            "EGOV_POSTAL_SECRET": self.postal_secret,
+            "EGOV_POSTAL_CALLBACK_URL": f"http://127.0.0.1:{p.postal_http}/callbacks/postal",
+            "EGOV_SMTP_HOST": "127.0.0.1",
+            "EGOV_SMTP_PORT": str(p.smtp),
+            "EGOV_SMS_URL": f"http://127.0.0.1:{p.sms}",
+            "EGOV_PUSH_URL": f"http://127.0.0.1:{p.push}",
+        })
+        return env
+
+    def service_env(self, name: str) -> dict[str, str]:
+        env = self.env()
+        web = {"payments": self.ports.payments_http, "postal": self.ports.postal_http}.get(name)
+        if web:
+            env["EGOV_WEB_ADDRESS"] = f"127.0.0.1:{web}"
+        return env
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, services: Iterable[str] = SERVICES, gateway: bool = True) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        self._make_keys()
+        if self.vhost:
+            _rabbitmqctl("add_vhost", self.vhost)
+            _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        if self.external_mongo is None:
+            self.start_mongo()
+        self.start_simulators()
+        subprocess.run([sys.executable, "-m", "services.common.events.broker"], env=self.env(), check=True,
+                       capture_output=True, timeout=60)
+        for name in services:
+            self.start_service(name, wait=False)
+        for name in services:
+            self.wait_for_service(name)
+        if gateway:
+            self.start_gateway()
+
+    def _make_keys(self) -> None:
+        keys = self.workdir / "keys"
+        if not (keys / "token-signing.pem").exists():
+            keys.mkdir(parents=True, exist_ok=True)
+            private, public = generate_key_pair()
+            (keys / "token-signing.pem").write_bytes(private)
+            (keys / "token-signing.pem").chmod(0o600)
+            (keys / "token-signing.pub.pem").write_bytes(public)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env or self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.processes[name] = proc
+        return proc
+
+    def start_mongo(self) -> None:
+        data = self.workdir / "mongo"
+        data.mkdir(exist_ok=True)
+        proc = self._spawn("mongo", [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port",
+                                     str(self.ports.mongo), "--storage-path", str(data), "--log-level", "WARNING"])
+        wait_for_port(self.ports.mongo, 60, proc, "SecantusDB")
+
+    def start_simulators(self) -> None:
+        p = self.ports
+        argv = {
+            "population": ["--port", str(p.population)],
+            "paygate": ["--port", str(p.paygate), "--secret", self.paygate_secret],
+            "postal_operator": ["--port", str(p.postal_operator), "--secret", self.postal_secret],
+            "sms": ["--port", str(p.sms)],
+            "push": ["--port", str(p.push)],
+            "mailbox": ["--smtp-port", str(p.smtp), "--http-port", str(p.mailbox_http)],
+        }
+        waits = {"population": p.population, "paygate": p.paygate, "postal_operator": p.postal_operator,
+                 "sms": p.sms, "push": p.push, "mailbox": p.mailbox_http}
+        for name in SIMULATORS:
+            self._spawn(f"sim-{name}", [sys.executable, "-m", f"simulators.{name}", *argv[name]])
+        for name in SIMULATORS:
+            wait_for_port(waits[name], 30, self.processes[f"sim-{name}"], f"simulator {name}")
+        wait_for_port(p.smtp, 30, self.processes["sim-mailbox"], "SMTP server")
+
+    def start_service(self, name: str, wait: bool = True) -> subprocess.Popen[bytes]:
+        argv = [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"), SERVICES[name]]
+        proc = self._spawn(name, argv, self.service_env(name))
+        if wait:
+            self.wait_for_service(name)
+        return proc
+
+    def wait_for_service(self, name: str, timeout: float = 60) -> None:
+        from nameko.standalone.rpc import ClusterRpcClient
+
+        deadline = time.monotonic() + timeout
+        with ClusterRpcClient(uri=self.amqp_uri, timeout=2) as rpc:
+            while True:
+                proc = self.processes.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"service {name} exited with code {proc.returncode}; see {self.logs}/{name}.log")
+                try:
+                    if getattr(rpc, name).health()["status"] == "ok":
+                        return
+                except Exception:  # noqa: BLE001 - not up yet
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"service {name} not healthy within {timeout:.0f} s") from None
+                    time.sleep(0.1)
+
+    def start_gateway(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn("gateway", [sys.executable, "-m", "gateway"])
+        wait_for_port(self.ports.gateway, 30, proc, "gateway")
+        return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            proc = self.processes[name]
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes.clear()
+        if self.vhost:
+            try:
+                _rabbitmqctl("delete_vhost", self.vhost)
+            except subprocess.SubprocessError:
+                pass
+
+    def remove(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
