@@ -16,7 +16,6 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed proto ## create the virtualenv and generate code
 
 proto: $(VENV)/.installed $(PROTO_FILES) ## generate Python code and typed stubs from protos/
-	@find protos -name '*_pb2*.py*' -delete
 	PATH=$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -I protos --python_out=protos --grpc_python_out=protos \
 		--mypy_out=protos --mypy_grpc_out=protos $(PROTO_FILES)
 

@@ -35,6 +35,7 @@ class Subscription:
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("identity", ()),
     Subscription("procedures", (
+        "egov.identity.v1.CitizenRegistered",
         "egov.payments.v1.PaymentSettled",
         "egov.postal.v1.ShipmentDelivered",
     )),
