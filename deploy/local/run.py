@@ -7,7 +7,6 @@ import shutil
 import signal
 import sys
 import time
-from pathlib import Path
 
 import grpc
 from nameko.standalone.rpc import ClusterRpcClient

@@ -5,6 +5,7 @@ Each stack gets its own RabbitMQ virtual host and database server, so stacks nev
 other's messages or data.
 """
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -200,7 +201,7 @@ class Stack:
                 try:
                     if getattr(rpc, name).health()["status"] == "ok":
                         return
-                except Exception:  # noqa: BLE001 - not up yet
+                except Exception:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"service {name} not healthy within {timeout:.0f} s") from None
                     time.sleep(0.1)
@@ -231,10 +232,8 @@ class Stack:
                 proc.wait()
         self.processes.clear()
         if self.vhost:
-            try:
+            with contextlib.suppress(subprocess.SubprocessError):
                 _rabbitmqctl("delete_vhost", self.vhost)
-            except subprocess.SubprocessError:
-                pass
 
     def remove(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     try:
         with ClusterRpcClient(uri=amqp_uri(), timeout=env_float("EGOV_PROBE_TIMEOUT_SECONDS", 3.0)) as rpc:
             status = getattr(rpc, service).health()
-    except Exception as exc:  # noqa: BLE001 - any failure means not healthy
+    except Exception as exc:
         print(f"{service}: unhealthy: {exc}", file=sys.stderr)
         return 1
     healthy = isinstance(status, dict) and status.get("status") == "ok"

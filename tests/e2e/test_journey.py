@@ -9,8 +9,8 @@ from egov.identity.v1 import identity_pb2
 from egov.payments.v1 import payments_pb2
 from egov.postal.v1 import postal_pb2
 from egov.procedures.v1 import procedures_pb2 as pp
-from tests.e2e.conftest import Platform
 from services.common.events.envelope import unpack
+from tests.e2e.conftest import Platform
 from tests.support import EventTap, eventually
 
 pytestmark = pytest.mark.e2e

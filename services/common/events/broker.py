@@ -71,7 +71,7 @@ class EventPublisher:
         if self._producer is None:
             channel = self._connection.default_channel
             self._returned: list[str] = []
-            channel.events["basic_return"].add(self._on_return)
+            channel.events["basic_return"].add(self._on_return)  # type: ignore[attr-defined]
             self._producer = self._connection.Producer(channel=channel)
         return self._producer
 
@@ -104,7 +104,7 @@ class EventPublisher:
         self._producer = None
         try:
             self._connection.release()
-        except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
+        except Exception:
             log.debug("closing a broken connection failed", exc_info=True)
         self._connection = self._connection.clone()
 

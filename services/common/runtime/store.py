@@ -106,7 +106,7 @@ class Store(DependencyProvider):  # type: ignore[misc]
         if events:
             try:
                 self.publish(events)
-            except Exception:  # noqa: BLE001 - they stay in the outbox; the relay retries
+            except Exception:
                 log.exception("publishing %d events failed; the outbox relay will retry", len(events))
 
     def worker_teardown(self, worker_ctx: WorkerContext) -> None:
@@ -136,5 +136,5 @@ class Store(DependencyProvider):  # type: ignore[misc]
             eventlet.sleep(self._relay_interval)
             try:
                 self.relay_pending()
-            except Exception:  # noqa: BLE001 - keep relaying; the broker or database may be back soon
+            except Exception:
                 log.exception("outbox relay failed")
