@@ -1,0 +1,1 @@
+"""postal: return of dossier results by post, through the postal operator, tracked to delivery."""

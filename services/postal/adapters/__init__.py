@@ -1,0 +1,1 @@
+"""The shipments database and the postal operator's HTTP API."""

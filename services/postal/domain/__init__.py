@@ -1,0 +1,1 @@
+"""The postal rules: tracking numbers, the shipment's status progression, callback authentication."""
