@@ -1,0 +1,52 @@
+"""The notifications nameko service: tells citizens, by their chosen channels, what happens to
+their dossiers. Entrypoints translate and delegate to handlers.py, delivery.py and queries.py."""
+
+from typing import Any
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from egov.notifications.v1 import notifications_pb2 as pb
+from services.common.caller import Caller
+from services.common.config import env_float
+from services.common.errors import DomainError
+from services.common.events.envelope import decode
+from services.common.protowire import dump, parse
+from services.common.runtime.entrypoints import consume_events
+from services.common.runtime.store import Store
+from services.notifications import delivery, queries
+from services.notifications.dependencies import MessageProviders, NotificationIndexes
+from services.notifications.handlers import EVENT_HANDLERS
+
+Wire = dict[str, Any]
+# How often notifications left unsent (a crashed worker, a provider that was down) are retried.
+RETRY_SWEEP_SECONDS = env_float("EGOV_NOTIFICATIONS_RETRY_SWEEP_SECONDS", 2.0)
+
+
+class NotificationsService:
+    name = "notifications"
+    store = Store()
+    providers = MessageProviders()
+    indexes = NotificationIndexes()
+
+    @consume_events("notifications")  # type: ignore[untyped-decorator]
+    def on_event(self, body: bytes) -> None:
+        event = decode(body)
+        self.store.handle_event(event, EVENT_HANDLERS)
+        # Also for a redelivered event: a worker that crashed after commit left its notifications
+        # unclaimed, and this sends them now instead of after the retry sweep's grace period.
+        delivery.send_recorded_by(self.store, self.providers, event.id)
+
+    @timer(interval=RETRY_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
+    def send_due(self) -> None:
+        delivery.send_due(self.store, self.providers)
+
+    @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
+    def list_notifications(self, request: Wire, caller: Wire) -> Wire:
+        return dump(queries.list_notifications(self.store.db, parse(pb.ListNotificationsRequest, request),
+                                               Caller.from_wire(caller)))
+
+    @rpc  # type: ignore[untyped-decorator]
+    def health(self) -> dict[str, str]:
+        self.store.db.command("ping")
+        return {"status": "ok"}
