@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from simulators.signing import sign
+from services.common.callback_signature import sign
 
 log = logging.getLogger("paygate")
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from pymongo.database import Database
+
 from egov.common.v1.caller_pb2 import Address as AddressMessage
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from egov.postal.v1 import postal_pb2
 from egov.postal.v1.events_pb2 import ShipmentCreated, ShipmentDelivered, ShipmentStatusChanged
 from egov.procedures.v1.events_pb2 import DossierResultIssued
 from egov.procedures.v1.procedures_pb2 import DELIVERY_METHOD_POST
-from pymongo.database import Database
-
 from services.common.caller import Caller
 from services.common.errors import InvalidArgument, NotFound
 from services.common.events.envelope import event_type, unpack

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from egov.postal.v1.postal_pb2 import GetShipmentRequest
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request
 
+from egov.postal.v1.postal_pb2 import GetShipmentRequest
 from services.common import protowire
 from services.common.caller import Caller
 from services.common.errors import (

@@ -23,11 +23,11 @@ from egov.events.v1.cloud_event_pb2 import CloudEvent
 from egov.payments.v1 import events_pb2 as payments_events
 from egov.procedures.v1 import events_pb2 as procedures_events
 from egov.procedures.v1 import procedures_pb2
+from services.common.callback_signature import sign
 from services.common.caller import Caller, CallerKind
 from services.common.events.broker import EventPublisher
 from services.common.events.envelope import decode, new_event, unpack
 from services.common.topology import EVENTS_EXCHANGE, subscription
-from simulators.signing import sign
 
 DEADLINE = 30.0
 FEE = 50_000

@@ -15,6 +15,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from google.protobuf.message import Message
+from kombu import Connection, Queue
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcClient
+from pymongo import MongoClient
+
+from deploy.local.stack import Stack
 from egov.common.v1.caller_pb2 import Address
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from egov.postal.v1.events_pb2 import ShipmentCreated, ShipmentDelivered, ShipmentStatusChanged
@@ -25,17 +32,10 @@ from egov.procedures.v1.procedures_pb2 import (
     Delivery,
     DeliveryMethod,
 )
-from google.protobuf.message import Message
-from kombu import Connection, Queue
-from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcClient
-from pymongo import MongoClient
-
-from deploy.local.stack import Stack
+from services.common.callback_signature import sign
 from services.common.caller import Caller, CallerKind
 from services.common.events.broker import EventPublisher, events_exchange
 from services.common.events.envelope import decode, event_type, new_event, unpack
-from simulators.signing import sign
 
 TIMEOUT = 30.0
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.common.callback_signature import verify
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 
 FRESHNESS = timedelta(seconds=300)
@@ -40,17 +41,11 @@ class PaymentNotice:
     paid_at: str
 
 
-def signature_for(secret: str, body: bytes, timestamp: str, nonce: str) -> str:
-    message = f"{timestamp}.{nonce}.".encode() + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
 def authenticate(callback: SignedCallback, secret: str, now: datetime) -> PaymentNotice:
     """The notice the callback carries, once its signature and freshness are proven."""
     if not (callback.timestamp and callback.nonce and callback.signature):
         raise Unauthenticated("signature", "the timestamp, nonce and signature headers are required")
-    expected = signature_for(secret, callback.body, callback.timestamp, callback.nonce)
-    if not hmac.compare_digest(expected, callback.signature.strip().lower()):
+    if not verify(secret, callback.body, callback.timestamp, callback.nonce, callback.signature.strip().lower()):
         raise Unauthenticated("signature", "does not match the body under the shared secret")
     if len(callback.nonce) > NONCE_MAX_LEN:
         raise InvalidArgument("nonce", f"must be at most {NONCE_MAX_LEN} characters")

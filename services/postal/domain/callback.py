@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from services.common.callback_signature import verify
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.postal.domain.shipment import ShipmentStatus
 from services.postal.domain.tracking_number import parse_tracking_number
-from simulators.signing import verify
 
 FRESHNESS = timedelta(seconds=300)
 HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")

@@ -3,10 +3,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.common.callback_signature import sign, verify
 from services.common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from services.payments.domain.notice import SignedCallback, authenticate, is_first_use
 from services.payments.service import callback_status
-from simulators.signing import sign, verify
 
 SECRET = "shared-secret"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from services.common.callback_signature import verify
 from simulators.paygate import Paygate, Rejected
-from simulators.signing import verify
 
 SECRET = "shared-secret"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from services.common.callback_signature import sign
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.postal.domain.callback import StatusReport, authenticate, spend_nonce
 from services.postal.domain.shipment import ShipmentStatus
-from simulators.signing import sign
 
 SECRET = "operator-secret"
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

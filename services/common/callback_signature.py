@@ -1,4 +1,6 @@
-"""HMAC-SHA256 signatures that simulated third parties put on their callbacks.
+"""HMAC-SHA256 signatures on third-party callbacks (payment intermediary, postal operator).
+
+The platform verifies them; the simulators sign with the same scheme.
 
 The signed text is `<timestamp>.<nonce>.` followed by the raw body, so neither the time nor the
 nonce can be changed without breaking the signature.

@@ -1,0 +1,114 @@
+"""The national population database (Cơ sở dữ liệu quốc gia về dân cư), simulated: a gRPC server
+answering egov.population.v1.PopulationRegistry/VerifyCitizen from a JSON file of fictional residents.
+
+    python -m simulators.population --port 50061 [--data simulators/data/population.json]
+
+The first five residents of the default data set are fixed (see its "well_known" line); tests and
+the demo rely on them.
+"""
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import unicodedata
+from collections.abc import Mapping
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from egov.population.v1 import population_pb2 as pb
+from egov.population.v1 import population_pb2_grpc as pb_grpc
+
+log = logging.getLogger("simulators.population")
+
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "population.json"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PopulationRegistry"].full_name
+STOP_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Resident:
+    citizen_id: str
+    full_name: str
+    birth_date: str
+    deceased: bool
+
+
+def comparable_name(name: str) -> str:
+    """Names compare equal whatever their case, spacing or Unicode composition."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def load_residents(path: Path) -> dict[str, Resident]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    residents: dict[str, Resident] = {}
+    for row in document["residents"]:
+        resident = Resident(citizen_id=row["citizen_id"], full_name=row["full_name"],
+                            birth_date=row["birth_date"], deceased=bool(row.get("deceased", False)))
+        residents[resident.citizen_id] = resident
+    return residents
+
+
+def verify(residents: Mapping[str, Resident],
+           request: pb.VerifyCitizenRequest) -> "pb.VerificationResult.ValueType":
+    resident = residents.get(request.citizen_id.strip())
+    if resident is None:
+        return pb.VERIFICATION_RESULT_NOT_FOUND
+    if (comparable_name(request.full_name) != comparable_name(resident.full_name)
+            or request.birth_date.strip() != resident.birth_date):
+        return pb.VERIFICATION_RESULT_MISMATCH
+    if resident.deceased:
+        return pb.VERIFICATION_RESULT_DECEASED
+    return pb.VERIFICATION_RESULT_MATCH
+
+
+class PopulationRegistry(pb_grpc.PopulationRegistryServicer):
+    def __init__(self, residents: Mapping[str, Resident]) -> None:
+        self._residents = residents
+
+    def VerifyCitizen(self, request: pb.VerifyCitizenRequest, context: Any) -> pb.VerifyCitizenResponse:
+        result = verify(self._residents, request)
+        # The ID is personal data: log only its province prefix.
+        log.info("VerifyCitizen %s***: %s", request.citizen_id[:3], pb.VerificationResult.Name(result))
+        return pb.VerifyCitizenResponse(result=result)
+
+
+def build_server(residents: Mapping[str, Resident], address: str) -> tuple[grpc.Server, int]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    pb_grpc.add_PopulationRegistryServicer_to_server(PopulationRegistry(residents), server)
+    health_servicer = health.HealthServicer()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(address)
+    return server, port
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSON file of residents")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    residents = load_residents(args.data)
+    server, port = build_server(residents, f"{args.host}:{args.port}")
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    server.start()
+    log.info("population registry with %d residents listening on %s:%d", len(residents), args.host, port)
+    stopping.wait()
+    log.info("stopping")
+    server.stop(STOP_GRACE_SECONDS).wait()
+
+
+if __name__ == "__main__":
+    main()
