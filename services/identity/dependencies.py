@@ -1,0 +1,62 @@
+"""nameko dependency providers of identity: each builds its client once, at container setup."""
+
+from typing import Any
+
+from nameko.containers import WorkerContext
+from nameko.extensions import DependencyProvider
+from pymongo import MongoClient
+
+from services.common.config import database_name, env, mongo_uri
+from services.identity.adapters.password_hashing import PasswordHasher
+from services.identity.adapters.population import GrpcPopulationRegistry, PopulationRegistry
+from services.identity.adapters.repository import ensure_indexes
+from services.identity.adapters.signing import TokenSigner
+
+DEFAULT_POPULATION_ADDRESS = "127.0.0.1:50061"
+
+
+class Population(DependencyProvider):  # type: ignore[misc]
+    """The national population database client, shared by all workers (gRPC channels are thread-safe)."""
+
+    def setup(self) -> None:
+        self.registry: PopulationRegistry = GrpcPopulationRegistry(
+            env("EGOV_POPULATION_ADDRESS", DEFAULT_POPULATION_ADDRESS))
+
+    def stop(self) -> None:
+        self.registry.close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> PopulationRegistry:
+        return self.registry
+
+
+class Signer(DependencyProvider):  # type: ignore[misc]
+    """The token signing key, read once; a missing key stops the service at start-up, not at sign-in."""
+
+    def setup(self) -> None:
+        self.signer = TokenSigner.from_environment()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> TokenSigner:
+        return self.signer
+
+
+class Passwords(DependencyProvider):  # type: ignore[misc]
+    def setup(self) -> None:
+        self.hasher = PasswordHasher()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> PasswordHasher:
+        return self.hasher
+
+
+class AccountIndexes(DependencyProvider):  # type: ignore[misc]
+    """Creates identity's indexes at setup, which every extension finishes before any starts, so no
+    request is served before the unique indexes exist. Workers get nothing from it."""
+
+    def setup(self) -> None:
+        client: MongoClient[Any] = MongoClient(mongo_uri(), serverSelectionTimeoutMS=10000)
+        try:
+            ensure_indexes(client[database_name("identity")])
+        finally:
+            client.close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Identity rules: who may hold an account, and what their details must look like. Pure Python."""

@@ -1,0 +1,27 @@
+"""What the national population database says about a person, and what identity does about it."""
+
+from enum import StrEnum
+
+from services.common.errors import FailedPrecondition, InvalidArgument, Unavailable
+
+
+class Verification(StrEnum):
+    MATCH = "MATCH"
+    MISMATCH = "MISMATCH"          # the ID exists, but the name or birth date differ
+    NOT_FOUND = "NOT_FOUND"
+    DECEASED = "DECEASED"
+    UNREACHABLE = "UNREACHABLE"    # no answer (down, deadline passed, or an answer we cannot read)
+
+
+def require_match(verification: Verification) -> None:
+    if verification is Verification.MATCH:
+        return
+    if verification is Verification.NOT_FOUND:
+        raise InvalidArgument("citizen_id", "not found in the national population database")
+    if verification is Verification.MISMATCH:
+        raise InvalidArgument("full_name",
+                              "the name or birth date differ from the national population database")
+    if verification is Verification.DECEASED:
+        raise FailedPrecondition("citizen_id",
+                                 "the national population database records this person as deceased")
+    raise Unavailable("citizen_id", "the national population database cannot be reached; try again later")
