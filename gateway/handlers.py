@@ -1,0 +1,73 @@
+"""One generic handler carries every platform method to its nameko service; no per-method code.
+
+The handler validates the request against the proto rules, calls `<service>.<method>(request=...,
+caller=...)` over RPC within the call's deadline, and parses the reply into the response class.
+"""
+
+from __future__ import annotations  # grpc's generic types exist only in its stubs
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from gateway.call import current_call
+from gateway.methods import Method
+from gateway.rpc_client import RpcBackend
+from gateway.validation import validate
+from services.common import protowire
+from services.common.errors import InvalidArgument
+
+
+class MalformedRequest:
+    """Bytes that do not decode as the request message; refused as INVALID_ARGUMENT by the handler
+    (grpcio would answer INTERNAL if the deserializer raised)."""
+
+    def __init__(self, type_name: str, reason: str) -> None:
+        self.type_name = type_name
+        self.reason = reason
+
+
+class BadReply(Exception):
+    """The service answered something that is not the response message: a bug, never the caller's."""
+
+
+def decoder(cls: type[Message]) -> Callable[[bytes], Message | MalformedRequest]:
+    def decode(data: bytes) -> Message | MalformedRequest:
+        try:
+            return cls.FromString(data)
+        except DecodeError as exc:
+            return MalformedRequest(cls.DESCRIPTOR.full_name, str(exc))
+
+    return decode
+
+
+def carry(method: Method, backend: RpcBackend) -> grpc.RpcMethodHandler[Any, Any]:
+    def handle(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Message:
+        if isinstance(request, MalformedRequest):
+            raise InvalidArgument("request", f"not a valid {request.type_name} message: {request.reason}")
+        validate(request)
+        call = current_call.get()
+        reply = backend.call(method.service, method.method,
+                             {"request": protowire.dump(request), "caller": call.caller.to_wire()},
+                             timeout=call.remaining(), context_data=call.context_data())
+        try:
+            return protowire.parse(method.response_class, reply)
+        except InvalidArgument as exc:
+            answered = f"{method.service}.{method.method} answered a bad {method.response_class.__name__}"
+            raise BadReply(f"{answered}: {exc}") from exc
+
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=decoder(method.request_class),
+        response_serializer=method.response_class.SerializeToString,
+    )
+
+
+def generic_handlers(table: Mapping[str, Method],
+                     backend: RpcBackend) -> list[grpc.GenericRpcHandler[Any, Any]]:
+    by_service: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
+    for method in table.values():
+        by_service.setdefault(method.grpc_service, {})[method.rpc_name] = carry(method, backend)
+    return [grpc.method_handlers_generic_handler(service, handlers)
+            for service, handlers in by_service.items()]
