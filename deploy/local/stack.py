@@ -6,6 +6,7 @@ other's messages or data.
 """
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -16,11 +17,16 @@ import sys
 import time
 import urllib.parse
 import uuid
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.tokens import generate_key_pair
+
+# Health polling closes channels with replies still arriving; py-amqp warns about each one.
+logging.getLogger("amqp").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
