@@ -41,10 +41,15 @@ test-e2e: install
 	deploy/local/ensure-rabbitmq.sh
 	$(PY) -m pytest -q tests/e2e
 
-lint: install ## ruff and strict mypy on services/ and gateway/
-	$(VENV)/bin/ruff check services gateway simulators deploy tests
+BUF := .tools/node_modules/.bin/buf
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@1.75.0
+
+lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/ and gateway/
+	$(BUF) lint protos
+	$(VENV)/bin/ruff check services gateway simulators deploy tests bench
 	$(VENV)/bin/mypy services gateway
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache var
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache var
 	find protos -name '*_pb2*.py*' -delete
