@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROTO_FILES := $(shell find protos -name '*.proto')
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install proto run test test-unit test-integration test-e2e lint clean
+.PHONY: install proto run test test-unit test-integration test-e2e test-deploy lint clean up down logs ps bench
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,6 +26,8 @@ run: install ## bring the platform up on this machine and drive one demo journey
 test: install ## install from scratch, start what the tests need, run every suite
 	deploy/local/ensure-rabbitmq.sh
 	$(MAKE) lint
+	deploy/check-manifests.sh
+	$(PY) -m pytest -q tests/deploy
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/integration
 	$(PY) -m pytest -q tests/e2e
@@ -45,6 +47,10 @@ BUF := .tools/node_modules/.bin/buf
 $(BUF):
 	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@1.75.0
 
+test-deploy: install ## kustomize overlays, Kubernetes and compose schemas, files true to the code
+	deploy/check-manifests.sh
+	$(PY) -m pytest -q tests/deploy
+
 lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/ and gateway/
 	$(BUF) lint protos
 	$(VENV)/bin/ruff check services gateway simulators deploy tests bench
@@ -53,3 +59,21 @@ lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/ and 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache var
 	find protos -name '*_pb2*.py*' -delete
+
+# -- docker compose (needs a Docker engine) --------------------------------------------------------
+COMPOSE := docker compose --env-file deploy/compose.env
+
+deploy/compose.env: ## secrets for compose, generated once from the example
+	sed -e "s/CHANGE-ME-broker-password/$$(openssl rand -hex 24)/" \
+	    -e "s/CHANGE-ME-paygate-secret/$$(openssl rand -hex 32)/" \
+	    -e "s/CHANGE-ME-postal-secret/$$(openssl rand -hex 32)/" deploy/compose.env.example > $@
+	chmod 600 $@
+
+up: deploy/compose.env ## the whole stack with MongoDB, RabbitMQ, collector and Jaeger
+	$(COMPOSE) up --detach --build
+down:
+	$(COMPOSE) down
+logs:
+	$(COMPOSE) logs --follow --tail=200
+ps:
+	$(COMPOSE) ps

@@ -1,6 +1,6 @@
 """The broker topology: one topic exchange for events, one quorum queue per consuming service.
 
-Declared before any service starts (`python -m services.common.topology`) and again by each
+Declared before any service starts (`python -m services.common.events.broker`) and again by each
 service at start-up, so no event is ever published before the queue that must receive it exists.
 A handler that keeps failing is retried up to DELIVERY_LIMIT times by the quorum queue, then
 dead-lettered to `<queue>.dlq` through the `egov.dlx` exchange, and the other messages keep flowing.
@@ -12,6 +12,7 @@ EVENTS_EXCHANGE = "egov.events"
 # Every event is also kept in a RabbitMQ stream bound to all types: so no event is ever unroutable,
 # and the integration team can read the history back (see the archive and replay tool).
 ARCHIVE_STREAM = "egov.events.archive"
+ARCHIVE_ARGUMENTS: dict[str, object] = {"x-queue-type": "stream", "x-max-age": "90D"}
 DEAD_LETTER_EXCHANGE = "egov.dlx"
 DELIVERY_LIMIT = 5
 

@@ -9,6 +9,7 @@ from kombu.exceptions import OperationalError
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from services.common.events.envelope import CONTENT_TYPE, encode
 from services.common.topology import (
+    ARCHIVE_ARGUMENTS,
     ARCHIVE_STREAM,
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -30,8 +31,6 @@ class Unroutable(Exception):
 def service_queue(sub: Subscription) -> Queue:
     return Queue(
         sub.queue,
-        exchange=events_exchange,
-        bindings=[],
         durable=True,
         queue_arguments=queue_arguments(sub),
     )
@@ -43,7 +42,7 @@ def declare_topology(amqp_uri: str) -> None:
         events_exchange.declare(channel=channel)
         dead_letter_exchange.declare(channel=channel)
         archive = Queue(ARCHIVE_STREAM, exchange=events_exchange, routing_key="#", durable=True,
-                        queue_arguments={"x-queue-type": "stream", "x-max-age": "90D"})(channel)
+                        queue_arguments=dict(ARCHIVE_ARGUMENTS))(channel)
         archive.declare()
         for sub in SUBSCRIPTIONS:
             queue = service_queue(sub)(channel)

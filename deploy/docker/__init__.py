@@ -1,0 +1,1 @@
+"""Container entry and health-check scripts (run as python -m deploy.docker.<name>)."""

@@ -1,0 +1,59 @@
+"""One-shot set-up for docker compose (the `init-secrets` service), run before the broker starts.
+
+- the token signing key pair, made once and kept in the `token-keys` volume (identity signs with the
+  private key; the gateway gets only the public key, in the `token-public-key` volume);
+- the broker user that EGOV_AMQP_URI names, written as RabbitMQ definitions into the
+  `rabbitmq-definitions` volume on every start, so a password changed in deploy/compose.env applies.
+
+Kubernetes takes these from Secrets instead (docs/DEVOPS.md). Runs as root to hand the files to the
+users that read them: the platform's (10001) and RabbitMQ's (999).
+"""
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+from deploy.rabbitmq.definitions import render, user_definitions
+from services.common.tokens import generate_key_pair
+
+PLATFORM_UID = 10001
+PRIVATE_KEY = "token-signing.pem"
+PUBLIC_KEY = "token-signing.pub.pem"
+
+
+def make_token_keys(keys: Path, public_keys: Path) -> None:
+    if not (keys / PRIVATE_KEY).exists():
+        private, public = generate_key_pair()
+        (keys / PRIVATE_KEY).write_bytes(private)
+        (keys / PUBLIC_KEY).write_bytes(public)
+        print(f"made a new token signing key pair in {keys}")
+    # Replaced rather than overwritten: the old copy belongs to 10001, and this runs without DAC_OVERRIDE.
+    (public_keys / PUBLIC_KEY).unlink(missing_ok=True)
+    shutil.copyfile(keys / PUBLIC_KEY, public_keys / PUBLIC_KEY)
+    for path, mode in ((keys / PRIVATE_KEY, 0o600), (keys / PUBLIC_KEY, 0o644), (public_keys / PUBLIC_KEY, 0o644)):
+        os.chown(path, PLATFORM_UID, PLATFORM_UID)
+        path.chmod(mode)
+
+
+def write_broker_user(definitions: Path) -> None:
+    users = definitions / "users.json"
+    users.write_text(render(user_definitions(os.environ.get("EGOV_AMQP_URI", ""), ["management"])))
+    users.chmod(0o644)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--token-keys", type=Path, required=True)
+    parser.add_argument("--token-public-key", type=Path, required=True)
+    parser.add_argument("--broker-definitions", type=Path, required=True)
+    args = parser.parse_args(argv)
+    make_token_keys(args.token_keys, args.token_public_key)
+    try:
+        write_broker_user(args.broker_definitions)
+    except ValueError as exc:
+        raise SystemExit(f"deploy/compose.env: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

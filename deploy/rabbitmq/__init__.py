@@ -1,0 +1,1 @@
+"""RabbitMQ definitions and configuration for docker compose and Kubernetes."""

@@ -1,0 +1,135 @@
+"""docker-compose.yml follows the Compose Specification and runs what Kubernetes runs, the same way."""
+
+import re
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from deploy.local.stack import SERVICES, SIMULATORS
+from tests.deploy.inventory import (
+    COMMANDS,
+    PLATFORM,
+    ROOT,
+    compose,
+    compose_env,
+    compose_service,
+    container_env,
+    main_container,
+    named,
+)
+from tests.deploy.source_env import component_reads
+
+INTERPOLATED = re.compile(r"\$\{(\w+)(?::\?[^}]*)?\}")
+
+
+def _compose_name(simulator: str) -> str:
+    return simulator.replace("_", "-")
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+                           "vendor.compose-spec", str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_component_runs_its_entry_point() -> None:
+    for component, command in COMMANDS.items():
+        assert compose_service(component)["command"] == command, component
+    assert compose_service("topology")["command"] == ["python", "-m", "services.common.events.broker"]
+    for simulator in SIMULATORS:
+        assert compose_service(_compose_name(simulator))["command"][:3] == ["python", "-m", f"simulators.{simulator}"]
+
+
+def test_components_get_the_same_variables_as_in_kubernetes() -> None:
+    for component in PLATFORM:
+        in_k8s = container_env("k8s/overlays/dev", main_container(named("k8s/overlays/dev", "Deployment", component)))
+        assert set(compose_env(component)) == set(in_k8s), component
+        assert component_reads(component) <= set(compose_env(component)), component
+    assert component_reads("topology") <= set(compose_env("topology"))
+
+
+def test_secrets_come_from_the_env_file_and_only_where_read() -> None:
+    offered = set(_env_file_example())
+    used = set(INTERPOLATED.findall((ROOT / "docker-compose.yml").read_text()))
+    assert used == offered, "deploy/compose.env.example must hold exactly the variables compose interpolates"
+    for component in (*PLATFORM, "topology"):
+        from_env_file = {name for name, value in compose_env(component).items() if INTERPOLATED.search(value)}
+        assert from_env_file <= component_reads(component), component
+
+
+def test_start_order_waits_for_what_each_needs() -> None:
+    def waits_for(name: str) -> dict[str, str]:
+        return {dep: cond["condition"] for dep, cond in compose_service(name)["depends_on"].items()}
+
+    assert waits_for("topology") == {"rabbitmq": "service_healthy"}
+    assert waits_for("rabbitmq") == {"init-secrets": "service_completed_successfully"}
+    for svc in SERVICES:
+        needs = waits_for(svc)
+        assert needs["topology"] == "service_completed_successfully", svc
+        assert needs["mongodb"] == "service_healthy", svc
+    assert set(waits_for("gateway")) == set(SERVICES)
+    for name, service in compose()["services"].items():
+        if name not in ("init-secrets", "topology", "jaeger", "otel-collector"):
+            assert "healthcheck" in service, f"{name} has no health check"
+
+
+def test_service_health_checks_call_their_health_rpc() -> None:
+    for svc in SERVICES:
+        assert compose_service(svc)["healthcheck"]["test"] == ["CMD", "python", "-m", "services.common.probe", svc]
+
+
+def test_platform_containers_are_locked_down() -> None:
+    for name, service in compose()["services"].items():
+        if service.get("image") == "egov-platform:dev":
+            assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+            assert service["build"]["dockerfile"] == "deploy/docker/Dockerfile", name
+            assert "user" not in service or name == "init-secrets", name
+
+
+def _listening_ports() -> set[tuple[str, int]]:
+    """(compose service, port) for every port the simulators and the platform listen on."""
+    ports = set()
+    for simulator in SIMULATORS:
+        name = _compose_name(simulator)
+        argv = compose_service(name)["command"]
+        ports |= {(name, int(argv[i + 1])) for i, arg in enumerate(argv) if arg.endswith("port")}
+    env = compose_env("gateway")
+    ports.add(("gateway", int(env["EGOV_GATEWAY_ADDRESS"].rsplit(":", 1)[1])))
+    web = int(env["EGOV_WEB_ADDRESS"].rsplit(":", 1)[1])
+    ports |= {("payments", web), ("postal", web), ("otel-collector", 4318), ("mongodb", 27017), ("rabbitmq", 5672)}
+    return ports
+
+
+def _env_file_example() -> dict[str, str]:
+    return dict(re.findall(r"^(\w+)=(.*)$", (ROOT / "deploy" / "compose.env.example").read_text(), re.MULTILINE))
+
+
+def test_every_address_reaches_a_listening_port() -> None:
+    listening = _listening_ports()
+    example = _env_file_example()
+    for component in PLATFORM:
+        env = compose_env(component)
+        addresses = {name: value for name, value in env.items()
+                     if name.endswith(("_URL", "_ADDRESS", "_ENDPOINT", "_URI")) and "0.0.0.0" not in value}
+        addresses["EGOV_SMTP"] = f"{env['EGOV_SMTP_HOST']}:{env['EGOV_SMTP_PORT']}"
+        for name, value in addresses.items():
+            value = INTERPOLATED.sub(lambda m: example[m.group(1)], value)
+            parts = urllib.parse.urlsplit(value if "//" in value else f"tcp://{value}")
+            port = parts.port or {"mongodb": 27017, "amqp": 5672}.get(parts.scheme)
+            assert (parts.hostname, port) in listening, f"{component}: {name}={value} reaches nothing"
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_simulator_arguments_are_ones_it_accepts(simulator: str) -> None:
+    done = subprocess.run([sys.executable, "-m", f"simulators.{simulator}", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    accepted = set(re.findall(r"--[\w-]+", done.stdout))
+    name = _compose_name(simulator)
+    in_compose = {arg for arg in compose_service(name)["command"] if arg.startswith("--")}
+    in_k8s = {arg for arg in main_container(named("k8s/overlays/dev", "Deployment", name))["command"]
+              if arg.startswith("--")}
+    assert in_compose == in_k8s and in_compose <= accepted, (in_compose, in_k8s, accepted)

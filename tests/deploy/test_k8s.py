@@ -1,0 +1,261 @@
+"""The Kubernetes manifests build, validate, and are true to the code they run."""
+
+import re
+import urllib.parse
+from typing import Any
+
+import opentelemetry.sdk.environment_variables as otel_env
+import pytest
+
+from deploy.local.stack import SERVICES
+from tests.deploy.inventory import (
+    COMMANDS,
+    PLATFORM,
+    ROOT,
+    SECRETS,
+    config_data,
+    container_env,
+    containers,
+    main_container,
+    named,
+    objects,
+    pod_spec,
+    secret_env,
+)
+from tests.deploy.manifests import OVERLAYS, validate
+from tests.deploy.source_env import all_reads, component_reads
+
+CLUSTERS = ("k8s/overlays/dev", "k8s/overlays/prod")
+WORKLOADS = ("Deployment", "StatefulSet")
+OTEL_NAMES = {getattr(otel_env, name) for name in dir(otel_env) if name.startswith("OTEL_")}
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_builds_and_every_object_validates(overlay: str) -> None:
+    errors = [error for error in map(validate, objects(overlay)) if error]
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_every_component_runs_its_entry_point(overlay: str) -> None:
+    for component, command in COMMANDS.items():
+        assert main_container(named(overlay, "Deployment", component))["command"] == command, component
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_topology_is_declared_before_each_component_starts(overlay: str) -> None:
+    for component in PLATFORM:
+        (init,) = pod_spec(named(overlay, "Deployment", component))["initContainers"]
+        assert init["command"] == ["python", "-m", "services.common.events.broker"], component
+        assert component_reads("topology") <= set(container_env(overlay, init)), component
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_each_component_gets_every_variable_its_code_reads(overlay: str) -> None:
+    for component in PLATFORM:
+        env = container_env(overlay, main_container(named(overlay, "Deployment", component)))
+        missing = component_reads(component) - set(env)
+        assert not missing, f"{overlay}: {component} reads {sorted(missing)} but the Deployment does not set them"
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_every_variable_set_is_read_by_the_code(overlay: str) -> None:
+    known = all_reads() | OTEL_NAMES
+    for workload in objects(overlay, "Deployment") + objects(overlay, "StatefulSet"):
+        for container in containers(workload):
+            if _runs_platform_image(container):
+                unread = set(container_env(overlay, container)) - known
+                assert not unread, f"{workload['metadata']['name']}/{container['name']} sets {sorted(unread)}"
+
+
+def test_collector_reads_its_environment() -> None:
+    collector = main_container(named("k8s/overlays/dev", "Deployment", "otel-collector"))
+    config = (ROOT / "deploy" / "otel" / "collector.yaml").read_text()
+    for var in collector["env"]:
+        assert var["name"] == "GOMEMLIMIT" or f"${{env:{var['name']}}}" in config, var["name"]
+
+
+def _runs_platform_image(container: dict[str, Any]) -> bool:
+    return bool(container["image"].rsplit("/", 1)[-1].split(":")[0] == "egov-platform")
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_secrets_go_only_to_components_that_read_them(overlay: str) -> None:
+    for component in PLATFORM:
+        for container in containers(named(overlay, "Deployment", component)):
+            extra = secret_env(container) - component_reads(component)
+            assert not extra, f"{component}/{container['name']} gets secrets it never reads: {sorted(extra)}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_referenced_never_committed(overlay: str) -> None:
+    assert not objects(overlay, "Secret"), "Secret values must not be in the repository"
+    referenced: set[str] = set()
+    for workload in objects(overlay, "Deployment") + objects(overlay, "StatefulSet"):
+        referenced |= {vol["secret"]["secretName"] for vol in pod_spec(workload).get("volumes", []) if "secret" in vol}
+        for container in containers(workload):
+            referenced |= {var["valueFrom"]["secretKeyRef"]["name"] for var in container.get("env", [])
+                           if "secretKeyRef" in var.get("valueFrom", {})}
+    assert referenced <= SECRETS, referenced - SECRETS
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_token_keys_reach_identity_private_and_gateway_public_only(overlay: str) -> None:
+    config = config_data(overlay)
+
+    def key_files(component: str) -> set[str]:
+        workload = named(overlay, "Deployment", component)
+        volumes = {vol["name"]: vol for vol in pod_spec(workload).get("volumes", [])}
+        files = set()
+        for mount in main_container(workload).get("volumeMounts", []):
+            secret = volumes[mount["name"]].get("secret", {})
+            if secret.get("secretName") == "egov-token-keys":
+                files |= {f"{mount['mountPath']}/{item['path']}" for item in secret["items"]}
+        return files
+
+    assert key_files("identity") == {config["EGOV_TOKEN_PRIVATE_KEY_FILE"]}
+    assert key_files("gateway") == {config["EGOV_TOKEN_PUBLIC_KEY_FILE"]}
+    assert all(not key_files(svc) for svc in SERVICES if svc != "identity")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_locked_down(overlay: str) -> None:
+    for workload in objects(overlay, "Deployment") + objects(overlay, "StatefulSet"):
+        name, pod = workload["metadata"]["name"], pod_spec(workload)
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert pod.get("automountServiceAccountToken") is False, name
+        for container in containers(workload):
+            security = container["securityContext"]
+            where = f"{name}/{container['name']}"
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["capabilities"]["drop"] == ["ALL"], where
+            assert {"requests", "limits"} <= set(container["resources"]), where
+            assert all(port.get("name") for port in container.get("ports", [])), f"{where}: unnamed port"
+        for container in pod["containers"]:
+            assert "readinessProbe" in container and "livenessProbe" in container, name
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_platform_pods_spread_and_stop_gracefully(overlay: str) -> None:
+    for component in PLATFORM:
+        pod = pod_spec(named(overlay, "Deployment", component))
+        assert pod["terminationGracePeriodSeconds"] >= 30, component
+        keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
+        assert "kubernetes.io/hostname" in keys, component
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_services_are_probed_through_their_health_rpc_within_192Mi(overlay: str) -> None:
+    for svc in SERVICES:
+        container = main_container(named(overlay, "Deployment", svc))
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["exec"]["command"] == ["python", "-m", "services.common.probe", svc]
+            # The probe's own RPC timeout must end before the kubelet gives up on it.
+            assert float(config_data(overlay)["EGOV_PROBE_TIMEOUT_SECONDS"]) < container[probe]["timeoutSeconds"]
+        limit = container["resources"]["limits"]["memory"]
+        assert re.fullmatch(r"\d+Mi", limit) and int(limit[:-2]) <= 192, f"{svc}: memory limit {limit}"
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_ports_are_the_ones_the_code_binds(overlay: str) -> None:
+    config = config_data(overlay)
+    gateway = main_container(named(overlay, "Deployment", "gateway"))
+    grpc_port = _port(config["EGOV_GATEWAY_ADDRESS"])
+    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert gateway[probe]["grpc"]["port"] == grpc_port
+    web_port = _port(config["EGOV_WEB_ADDRESS"])
+    for svc in ("payments", "postal"):
+        ports = main_container(named(overlay, "Deployment", svc))["ports"]
+        assert [p["containerPort"] for p in ports] == [web_port], svc
+    for service in objects(overlay, "Service"):
+        selector = service["spec"].get("selector", {}).get("app.kubernetes.io/name")
+        workloads = [w for w in objects(overlay, "Deployment") + objects(overlay, "StatefulSet")
+                     if w["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name") == selector]
+        assert workloads, f"Service {service['metadata']['name']} selects nothing"
+        named_ports = {p["name"] for c in containers(workloads[0], init=False) for p in c.get("ports", [])}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in named_ports, f"Service {service['metadata']['name']}: {port}"
+
+
+def _callback_routes() -> dict[str, list[str]]:
+    """The POST routes each service's nameko class serves over HTTP."""
+    routes = {}
+    for svc in SERVICES:
+        source = ROOT / (SERVICES[svc].split(":")[0].replace(".", "/") + ".py")
+        routes[svc] = re.findall(r'@http\("POST", "([^"]+)"\)', source.read_text())
+    return {svc: paths for svc, paths in routes.items() if paths}
+
+
+def test_callback_urls_name_the_services_routes() -> None:
+    routes = _callback_routes()
+    assert set(routes) == {"payments", "postal"}, "only payments and postal serve HTTP callbacks"
+    for overlay in CLUSTERS:
+        config = config_data(overlay)
+        for svc, var in (("payments", "EGOV_PAYMENTS_CALLBACK_URL"), ("postal", "EGOV_POSTAL_CALLBACK_URL")):
+            assert urllib.parse.urlsplit(config[var]).path in routes[svc], (overlay, var)
+
+
+def test_dev_addresses_reach_a_service_port_in_the_namespace() -> None:
+    overlay = "k8s/overlays/dev"
+    ports = {(s["metadata"]["name"], p["port"]) for s in objects(overlay, "Service") for p in s["spec"]["ports"]}
+    config = config_data(overlay)
+    addresses = {name: value for name, value in config.items()
+                 if name.endswith(("_URL", "_ADDRESS", "_ENDPOINT")) and "0.0.0.0" not in value}
+    addresses["EGOV_SMTP"] = f"{config['EGOV_SMTP_HOST']}:{config['EGOV_SMTP_PORT']}"
+    for name, value in addresses.items():
+        parts = urllib.parse.urlsplit(value if "//" in value else f"tcp://{value}")
+        assert (parts.hostname, parts.port) in ports, f"{name}={value} reaches no Service port"
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_scaling_and_disruption_cover_the_platform(overlay: str) -> None:
+    targets = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in objects(overlay, "HorizontalPodAutoscaler")}
+    assert set(targets) == {"gateway", "procedures"}
+    budgets = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+               for b in objects(overlay, "PodDisruptionBudget")}
+    assert set(PLATFORM) <= budgets
+    if overlay.endswith("prod"):
+        assert all(spec["minReplicas"] >= 2 for spec in targets.values())
+        fixed = [d for d in objects(overlay, "Deployment") if d["metadata"]["name"] not in targets]
+        assert all(d["spec"]["replicas"] >= 2 for d in fixed)
+    else:
+        assert all(spec["maxReplicas"] == 1 for spec in targets.values())
+        assert all(w["spec"]["replicas"] == 1 for w in objects(overlay, "Deployment") + objects(overlay, "StatefulSet")
+                   if w["metadata"]["name"] not in targets)
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_network_is_denied_by_default_and_only_the_edge_is_open(overlay: str) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in objects(overlay, "NetworkPolicy")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    open_to_all = set()
+    for spec in policies.values():
+        for rule in spec.get("ingress", []):
+            if "from" not in rule:  # no `from`: any source
+                selector = spec["podSelector"]
+                names = ({selector["matchLabels"]["app.kubernetes.io/name"]} if "matchLabels" in selector
+                         else set(selector["matchExpressions"][0]["values"]))
+                open_to_all |= {(name, port["port"]) for name in names for port in rule["ports"]}
+    config = config_data(overlay)
+    web = _port(config["EGOV_WEB_ADDRESS"])
+    assert open_to_all == {("gateway", _port(config["EGOV_GATEWAY_ADDRESS"])), ("payments", web), ("postal", web)}
+
+
+def test_prod_pins_every_image() -> None:
+    for workload in objects("k8s/overlays/prod", "Deployment"):
+        for container in containers(workload):
+            image = container["image"]
+            assert ":" in image.rsplit("/", 1)[-1] and not image.endswith((":latest", ":dev")), image
+    (cluster,) = objects("k8s/overlays/prod", "RabbitmqCluster")
+    assert re.search(r":\d+\.\d+\.\d+", cluster["spec"]["image"])
+    (mongodb,) = objects("k8s/overlays/prod", "MongoDBCommunity")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", mongodb["spec"]["version"])
+    users = mongodb["spec"]["users"]
+    assert {role["db"] for role in users[0]["roles"]} == {f"egov_{svc}" for svc in SERVICES}
