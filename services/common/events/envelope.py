@@ -5,6 +5,7 @@ without a registry of our own. On the wire the envelope is binary protobuf with 
 below; the AMQP routing key is the type.
 """
 
+import importlib
 import uuid
 from datetime import UTC, datetime
 
@@ -47,9 +48,23 @@ def new_event(
     return event
 
 
+def payload_class(type_name: str) -> type[Message]:
+    """The message class of an event type; platform events live in `egov.<service>.v1.events_pb2`,
+    imported on first use so a consumer needs no import list of its own."""
+    try:
+        return symbol_database.Default().GetSymbol(type_name)
+    except KeyError:
+        package = type_name.rsplit(".", 1)[0]
+        try:
+            importlib.import_module(f"{package}.events_pb2")
+        except ImportError as exc:
+            raise ValueError(f"unknown event type {type_name!r}") from exc
+        return symbol_database.Default().GetSymbol(type_name)
+
+
 def unpack(event: CloudEvent) -> Message:
     """The payload as its own message class."""
-    cls = symbol_database.Default().GetSymbol(event.type)
+    cls = payload_class(event.type)
     payload: Message = cls()
     if not event.data.Unpack(payload):
         raise ValueError(f"event {event.id}: data is not a {event.type}")
