@@ -41,7 +41,7 @@ def main() -> int:
         demo(stack)
         if args.once:
             return 0
-        console.print("\nServing. Try the grpcurl calls in README.md. Ctrl-C stops everything.")
+        console.print("\nServing. Try the gRPC calls in README.md. Ctrl-C stops everything.")
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(0.5)
         dead = [name for name, p in stack.processes.items() if p.poll() is not None]
@@ -50,6 +50,7 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not leave processes behind
         with console.status("stopping..."):
             stack.stop()
         console.print("stopped cleanly")
