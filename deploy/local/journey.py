@@ -86,11 +86,25 @@ class Citizen:
     token: str
 
 
+class TraceContext(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Sends `traceparent` with every call, so the whole journey is one trace."""
+
+    def __init__(self) -> None:
+        self.traceparent = ""
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        if self.traceparent:
+            metadata = [*(client_call_details.metadata or ()), ("traceparent", self.traceparent)]
+            client_call_details = client_call_details._replace(metadata=metadata)
+        return continuation(client_call_details, request)
+
+
 class Journey:
     """The citizen's and the civil servants' steps, each one gRPC call (or a wait on its outcome)."""
 
     def __init__(self, channel: grpc.Channel, paygate_url: str) -> None:
-        self.api = Clients(channel)
+        self.trace = TraceContext()
+        self.api = Clients(grpc.intercept_channel(channel, self.trace))
         self.paygate_url = paygate_url.rstrip("/")
 
     # -- citizen ------------------------------------------------------------------------------

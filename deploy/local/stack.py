@@ -79,7 +79,8 @@ def _rabbitmqctl(*args: str) -> None:
 
 class Stack:
     def __init__(self, workdir: Path, *, ports: Ports | None = None, broker_uri: str | None = None,
-                 vhost: str | None = None, mongo_uri: str | None = None) -> None:
+                 vhost: str | None = None, mongo_uri: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.ports = ports or Ports()
         base = broker_uri or os.environ.get("EGOV_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -89,6 +90,7 @@ class Stack:
         self.external_mongo = mongo_uri
         self.mongo_uri = mongo_uri or f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.extra_env = dict(extra_env or {})
         self.logs = workdir / "logs"
         self.paygate_secret = secrets.token_hex(16)
         self.postal_secret = secrets.token_hex(16)
@@ -118,6 +120,7 @@ class Stack:
             "EGOV_SMS_URL": f"http://127.0.0.1:{p.sms}",
             "EGOV_PUSH_URL": f"http://127.0.0.1:{p.push}",
         })
+        env.update(self.extra_env)
         return env
 
     def service_env(self, name: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 OUTBOX = "outbox"
 INBOX = "inbox"
+TRACES = "trace_contexts"
 
 
 class AlreadyProcessed(Exception):
@@ -66,6 +67,19 @@ class Transaction:
         )
         self.emitted.append(event)
         return event
+
+    def remember_trace(self, key: str) -> None:
+        """Keep this transaction's trace context under `key` (a dossier code), for a later step that
+        arrives without one: a third party's callback joins the journey's trace through it."""
+        if self.cause.traceparent:
+            self.db[TRACES].replace_one({"_id": key}, {"_id": key, "traceparent": self.cause.traceparent},
+                                        upsert=True, session=self.session)
+
+    def resume_trace(self, key: str) -> None:
+        """Emit this transaction's events in the trace remembered under `key`, if any."""
+        doc = self.db[TRACES].find_one({"_id": key}, session=self.session)
+        if doc is not None:
+            self.cause.traceparent = str(doc["traceparent"])
 
     def mark_processed(self, event: CloudEvent, consumer: str) -> None:
         try:

@@ -58,6 +58,7 @@ def issue_bill(tx: Transaction, submitted: procedures_events.DossierSubmitted, e
         return   # the same submission delivered again under another event id
     bill = Bill.issue(code, submitted.dossier.applicant_citizen_id, submitted.fee_vnd, now())
     bills.add(bill)
+    tx.remember_trace(code)
     tx.emit(events_pb2.BillIssued(bill_id=bill.bill_id, dossier_code=code, citizen_id=bill.citizen_id,
                                   amount_vnd=bill.amount_vnd), subject=code)
 
@@ -150,6 +151,7 @@ def receive_payment_notice(store: UnitOfWork, secret: str, callback: SignedCallb
             raise NotFound("merchant_ref", f"no bill {notice.merchant_ref}")
         if not bill.settle(notice):
             return False
+        tx.resume_trace(bill.dossier_code)
         bills.save(bill)
         notices.record(callback.nonce, callback.digest, bill.bill_id, notice.transaction_id, received_at)
         tx.emit(events_pb2.PaymentSettled(

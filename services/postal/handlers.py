@@ -90,6 +90,7 @@ def record_shipment(tx: Transaction, issued: DossierResultIssued, event: CloudEv
     if shipments.get(booked.shipment_id) is not None:
         return  # the same dossier's result announced again: one shipment, one ShipmentCreated
     shipments.add(booked)
+    tx.remember_trace(booked.dossier_code)
     tx.emit(ShipmentCreated(shipment_id=booked.shipment_id, dossier_code=booked.dossier_code,
                             citizen_id=booked.citizen_id, tracking_number=booked.tracking_number),
             subject=booked.tracking_number, correlation_id=booked.dossier_code)
@@ -133,6 +134,7 @@ def apply_status_report(tx: Transaction, report: StatusReport, now: datetime) ->
         raise InvalidArgument("reference", f"shipment {report.tracking_number} is not {report.reference}")
     if not shipment.advance(report.status, report.at, report.location):
         return
+    tx.resume_trace(shipment.dossier_code)
     shipments.save(shipment)
     tx.emit(ShipmentStatusChanged(shipment_id=shipment.shipment_id, dossier_code=shipment.dossier_code,
                                   citizen_id=shipment.citizen_id, tracking_number=shipment.tracking_number,

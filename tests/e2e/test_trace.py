@@ -1,0 +1,61 @@
+"""One journey through the gateway is one trace, with spans from every process it crosses."""
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from deploy.local.journey import Journey, residents
+from deploy.local.stack import Stack
+from egov.procedures.v1 import procedures_pb2 as pp
+from tests.e2e.conftest import Platform
+from tests.otlp_receiver import OtlpReceiver
+from tests.support import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def traced_platform(tmp_path: Path) -> Iterator[tuple[Platform, OtlpReceiver]]:
+    receiver = OtlpReceiver()
+    stack = Stack(tmp_path, extra_env={
+        "EGOV_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
+    try:
+        stack.start()
+        channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports.gateway}")
+        from pymongo import MongoClient
+
+        yield Platform(stack, Journey(channel, f"http://127.0.0.1:{stack.ports.paygate}"),
+                       MongoClient(stack.mongo_uri)), receiver
+    finally:
+        stack.stop()
+        receiver.close()
+
+
+def test_a_journey_is_one_trace_across_every_process(traced_platform: tuple[Platform, OtlpReceiver]) -> None:
+    platform, receiver = traced_platform
+    journey = platform.journey
+    trace_id, root_span = secrets.token_hex(16), secrets.token_hex(8)
+    journey.trace.traceparent = f"00-{trace_id}-{root_span}-01"
+
+    citizen = journey.register_citizen(residents()[0])
+    procedure = journey.pick_procedure(level=4, with_fee=True)
+    dossier = journey.submit(citizen, procedure)
+    journey.pay(citizen, dossier.code)
+    journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
+    journey.work(platform.civil_servant(procedure.agency_code), dossier.code)
+    journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED)
+
+    wanted = {"gateway", "identity", "procedures", "payments", "postal", "notifications"}
+    spans = eventually(lambda: (s := receiver.trace(trace_id)) and wanted <= {x.service for x in s} and s,
+                       "spans from the gateway and all five services", timeout=30)
+    by_id = {s.span_id: s for s in spans}
+    orphans = [s for s in spans if s.parent_span_id not in by_id and s.parent_span_id != root_span]
+    assert orphans == [], f"spans whose parent is not in the trace: {orphans[:3]}"
+    assert any(s.name.startswith("payments handle egov.procedures.v1.DossierSubmitted") for s in spans)
+    assert any(dict(s.attributes).get("egov.dossier_code") == dossier.code for s in spans)
+    # Personal data stays out of spans.
+    assert not any(citizen.citizen_id in value for s in spans for _, value in s.attributes)
