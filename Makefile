@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROTO_FILES := $(shell find protos -name '*.proto')
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install proto run test test-unit test-integration test-e2e test-deploy lint clean up down logs ps bench
+.PHONY: certs install proto run test test-unit test-integration test-e2e test-deploy lint clean up down logs ps bench
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(VENV)/.installed proto ## create the virtualenv and generate code
 proto: $(VENV)/.installed $(PROTO_FILES) ## generate Python code and typed stubs from protos/
 	PATH=$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -I protos --python_out=protos --grpc_python_out=protos \
 		--mypy_out=protos --mypy_grpc_out=protos $(PROTO_FILES)
+
+certs: $(VENV)/.installed ## test CA, gateway/agency/external certificates, message log keys (var/certs)
+	$(PY) -m deploy.certs --out var/certs
 
 run: install ## bring the platform up on this machine and drive one demo journey
 	deploy/local/ensure-rabbitmq.sh

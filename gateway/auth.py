@@ -3,18 +3,23 @@
 A caller is resolved by a list of resolvers, each reading one kind of credential. A resolver returns
 None when the call carries no credential of its kind, and raises `Unauthenticated` when it carries
 one that is not valid: a bad credential never falls back to anonymous. With no credential at all,
-the caller is anonymous. Authorization is deny by default: the caller's kind must be granted by the
-method's `(egov.common.v1.access)` option, and a method without that option is never served.
+the caller is anonymous. Authorization is deny by default: the caller's kind must be admitted by the
+method's `(egov.common.v1.access)` option, and a method without that option is never served; an
+agency system also needs a grant of the method to its subsystem or to a group it belongs to.
 """
 
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Protocol
 
 import grpc
 
-from gateway.call import ANONYMOUS
+from gateway.call import ANONYMOUS, current_call
 from gateway.errors import GatewayError
+from gateway.members import CertificateRefused, Registry, SubsystemId, identify
 from gateway.methods import Method
 from services.common.caller import Caller, CallerKind
 from services.common.errors import Unauthenticated
@@ -46,17 +51,51 @@ class BearerTokenResolver:
         return verify_token(self._public_key, match.group(1))
 
 
-def caller_resolvers(token_public_key: bytes) -> list[CallerResolver]:
-    """The resolvers in order of precedence.
+class ClientCertificateResolver:
+    """An agency system: the client certificate it presented under mutual TLS, registered to a subsystem.
 
-    Slot for mutual TLS (the next issue): an agency system's identity comes from its client
-    certificate, read from `context.auth_context()` once the server listens with
-    `grpc.ssl_server_credentials(..., require_client_auth=True)`. Its resolver maps the certificate to
-    the registered member `VN/GOV/<member code>/<subsystem>` and returns
-    `Caller(CallerKind.AGENCY, subject=<subsystem>, agency_code=<member code>)`; it goes first in this
-    list. Until it exists no call is ever CALLER_KIND_AGENCY, so grants to agencies serve nobody.
+    grpcio verifies the certificate against the trusted CA during the handshake (an unknown CA or an
+    expired certificate never gets this far: see docs/AGENCIES.md); here the certificate must be
+    registered in the member registry and not revoked. Only the mutual-TLS listener asks for client
+    certificates, so a call carrying one came in through it.
     """
-    return [BearerTokenResolver(token_public_key)]
+
+    def __init__(self, registry: Callable[[], Registry], loaded: Callable[[], bool]) -> None:
+        self._registry = registry
+        self._loaded = loaded
+
+    def resolve(self, metadata: Metadata, context: grpc.ServicerContext) -> Caller | None:
+        pem = context.auth_context().get("x509_pem_cert")
+        if not pem:
+            return None
+        fingerprint = certificate_fingerprint(pem[0])
+        current_call.get().certificate = fingerprint
+        if not self._loaded():
+            raise GatewayError(grpc.StatusCode.UNAVAILABLE, "the member registry is not loaded yet")
+        registry = self._registry()
+        try:
+            subsystem = identify(registry, fingerprint)
+        except CertificateRefused as exc:
+            raise Unauthenticated("certificate", str(exc)) from None
+        return Caller(CallerKind.AGENCY, subject=str(subsystem.id), agency_code=subsystem.id.member.member_code,
+                      channel=subsystem.channel.value)
+
+
+@lru_cache(maxsize=4096)
+def certificate_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the DER certificate, hex: what `egov-gateway certs register` records."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
+
+
+def caller_resolvers(token_public_key: bytes, registry: Callable[[], Registry] | None = None,
+                     loaded: Callable[[], bool] = lambda: True) -> list[CallerResolver]:
+    """The resolvers in order of precedence: a client certificate identifies an agency system (its
+    `authorization` header, if any, is not read); otherwise a bearer token a person."""
+    resolvers: list[CallerResolver] = []
+    if registry is not None:
+        resolvers.append(ClientCertificateResolver(registry, loaded))
+    resolvers.append(BearerTokenResolver(token_public_key))
+    return resolvers
 
 
 class Authenticator:
@@ -80,15 +119,22 @@ def metadata_of(context: grpc.ServicerContext) -> dict[str, list[str]]:
     return metadata
 
 
-def authorize(method: Method, caller: Caller) -> None:
-    """Raise unless `caller` may call `method`."""
+def authorize(method: Method, caller: Caller, registry: Registry | None = None) -> None:
+    """Raise unless `caller` may call `method`: its kind admitted and, for an agency, a grant in force."""
     if not method.exposed:
         raise GatewayError(grpc.StatusCode.PERMISSION_DENIED,
                            f"{method.full_name} is not served by the gateway")
-    if caller.kind in method.access:
-        return
-    if caller.kind == CallerKind.ANONYMOUS:
-        raise GatewayError(grpc.StatusCode.UNAUTHENTICATED,
-                           "authorization: this method needs an access token")
-    raise GatewayError(grpc.StatusCode.PERMISSION_DENIED,
-                       f"caller: {caller.kind.value} may not call {method.full_name}")
+    if caller.kind not in method.access:
+        if caller.kind == CallerKind.ANONYMOUS:
+            if method.access == {CallerKind.AGENCY}:
+                raise GatewayError(grpc.StatusCode.UNAUTHENTICATED,
+                                   "certificate: this method is for agency systems only: call the mutual TLS "
+                                   "port with a registered client certificate")
+            raise GatewayError(grpc.StatusCode.UNAUTHENTICATED,
+                               "authorization: this method needs an access token")
+        raise GatewayError(grpc.StatusCode.PERMISSION_DENIED,
+                           f"caller: {caller.kind.value} may not call {method.full_name}")
+    if caller.kind == CallerKind.AGENCY and method.grant_required and (
+            registry is None or not registry.is_granted(SubsystemId.parse(caller.subject), method.full_name)):
+        raise GatewayError(grpc.StatusCode.PERMISSION_DENIED,
+                           f"access right: {caller.subject} has no grant of {method.full_name}")

@@ -23,6 +23,8 @@ class Call:
     trace_id: str = field(default_factory=lambda: secrets.token_hex(16))
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     caller: Caller = ANONYMOUS               # set by the authentication interceptor
+    certificate: str = ""                    # SHA-256 of the client certificate presented, if any
+    forwarded: bool = False                  # the request was handed to a service
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

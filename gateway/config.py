@@ -1,9 +1,18 @@
-"""The gateway's settings from the environment, checked once at start-up."""
+"""The gateway's settings from the environment, checked once at start-up.
 
+Security material is read from files named by the environment. Left unset, the gateway still runs
+for local development, and says so loudly at start-up: without EGOV_GATEWAY_TLS_* it listens in
+plaintext and no agency system can be identified; without EGOV_GATEWAY_LOG_KEY_FILE or
+EGOV_GATEWAY_SEAL_KEY_FILE it makes a key for this run only (pseudonyms and seals then cannot be
+linked to another run's).
+"""
+
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.config import ConfigError, amqp_uri, env, env_float
+from services.common.config import ConfigError, amqp_uri, database_name, env, env_float, mongo_uri
 
 MIB = 1024 * 1024
 
@@ -22,6 +31,52 @@ def env_seconds(name: str, default: float) -> float:
     return value
 
 
+def env_rate(name: str, default: float) -> float:
+    value = env_float(name, default)
+    if value <= 0:
+        raise ConfigError(f"environment variable {name} must be a positive number of calls per second, got {value}")
+    return value
+
+
+def env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "true", "yes", "0", "false", "no"):
+        raise ConfigError(f"environment variable {name} must be true or false, got {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
+def read_file(variable: str) -> bytes | None:
+    """The content of the file named by `variable`, None when it is unset."""
+    name = os.environ.get(variable, "")
+    if not name:
+        return None
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{variable}: cannot read {name}: {exc.strerror}") from exc
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    certificate: bytes       # the gateway's certificate chain, PEM
+    key: bytes               # its private key, PEM
+    client_ca: bytes         # the CA(s) whose client certificates agency systems present, PEM
+
+    @classmethod
+    def from_env(cls) -> "TlsFiles | None":
+        names = ("EGOV_GATEWAY_TLS_CERT", "EGOV_GATEWAY_TLS_KEY", "EGOV_GATEWAY_TLS_CLIENT_CA")
+        values = [read_file(name) for name in names]
+        if not any(values):
+            return None
+        missing = [name for name, value in zip(names, values, strict=True) if not value]
+        if missing:
+            raise ConfigError(f"mutual TLS needs all of {', '.join(names)}; missing: {', '.join(missing)}")
+        certificate, key, client_ca = (v or b"" for v in values)
+        return cls(certificate, key, client_ca)
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     address: str
@@ -32,6 +87,27 @@ class GatewayConfig:
     grace: float
     amqp_uri: str
     token_public_key: bytes
+    tls: TlsFiles | None = None
+    agency_address: str = "0.0.0.0:50052"     # the mutual TLS listener for agency systems
+    mongo_uri: str = ""                       # "": no database (tests): a fixed registry, log in memory
+    db_name: str = "egov_gateway"
+    instance: str = ""
+    log_key: bytes | None = None              # HMAC key of the message log
+    seal_key: bytes | None = None             # Ed25519 private key (PEM) that signs seals
+    log_chain: str = "gateway"
+    log_durable: bool = True                  # an answer waits for its exchange's record to be written
+    seal_every_records: int = 1000
+    seal_every_seconds: float = 60.0
+    registry_poll_seconds: float = 0.5
+    member_rate: float = 200.0                # calls/s per member
+    member_burst: int = 400
+    member_concurrency: int = 32
+
+    @property
+    def grpc_message_limit(self) -> int:
+        """grpc's own bound, above ours, so that our INVALID_ARGUMENT answers and not grpc's
+        RESOURCE_EXHAUSTED; only a request over this one is refused by grpc itself."""
+        return self.max_message_bytes + max(MIB, self.max_message_bytes // 4)
 
     @classmethod
     def from_env(cls) -> "GatewayConfig":
@@ -49,7 +125,24 @@ class GatewayConfig:
             grace=env_seconds("EGOV_GATEWAY_GRACE_SECONDS", 5),
             amqp_uri=amqp_uri(),
             token_public_key=token_public_key,
+            tls=TlsFiles.from_env(),
+            agency_address=env("EGOV_GATEWAY_AGENCY_ADDRESS", "0.0.0.0:50052"),
+            mongo_uri=mongo_uri(),
+            db_name=database_name("gateway"),
+            instance=env("EGOV_GATEWAY_INSTANCE", f"{socket.gethostname()}:{os.getpid()}"),
+            log_key=read_file("EGOV_GATEWAY_LOG_KEY_FILE"),
+            seal_key=read_file("EGOV_GATEWAY_SEAL_KEY_FILE"),
+            log_chain=env("EGOV_GATEWAY_LOG_CHAIN", "gateway"),
+            log_durable=env_flag("EGOV_GATEWAY_LOG_DURABLE", True),
+            seal_every_records=env_int("EGOV_GATEWAY_SEAL_EVERY_RECORDS", 1000),
+            seal_every_seconds=env_seconds("EGOV_GATEWAY_SEAL_EVERY_SECONDS", 60),
+            registry_poll_seconds=env_seconds("EGOV_GATEWAY_REGISTRY_POLL_SECONDS", 0.5),
+            member_rate=env_rate("EGOV_GATEWAY_MEMBER_RATE", 200),
+            member_burst=env_int("EGOV_GATEWAY_MEMBER_BURST", 400),
+            member_concurrency=env_int("EGOV_GATEWAY_MEMBER_CONCURRENCY", 32),
         )
+        if config.log_key is not None and len(config.log_key) < 32:
+            raise ConfigError("EGOV_GATEWAY_LOG_KEY_FILE must hold at least 32 bytes")
         if config.default_deadline > config.max_deadline:
             raise ConfigError("EGOV_GATEWAY_DEFAULT_DEADLINE_SECONDS must not exceed "
                               "EGOV_GATEWAY_MAX_DEADLINE_SECONDS")

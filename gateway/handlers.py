@@ -2,6 +2,8 @@
 
 The handler validates the request against the proto rules, calls `<service>.<method>(request=...,
 caller=...)` over RPC within the call's deadline, and parses the reply into the response class.
+The gateway's own methods (egov.gateway.v1) get the same decoding and validation, then a local
+function instead of the bus.
 """
 
 from __future__ import annotations  # grpc's generic types exist only in its stubs
@@ -17,6 +19,7 @@ from gateway.methods import Method
 from gateway.rpc_client import RpcBackend
 from gateway.validation import validate
 from services.common import protowire
+from services.common.caller import Caller
 from services.common.errors import InvalidArgument
 
 
@@ -49,6 +52,7 @@ def carry(method: Method, backend: RpcBackend) -> grpc.RpcMethodHandler[Any, Any
             raise InvalidArgument("request", f"not a valid {request.type_name} message: {request.reason}")
         validate(request)
         call = current_call.get()
+        call.forwarded = True
         reply = backend.call(method.service, method.method,
                              {"request": protowire.dump(request), "caller": call.caller.to_wire()},
                              timeout=call.remaining(), context_data=call.context_data())
@@ -64,10 +68,32 @@ def carry(method: Method, backend: RpcBackend) -> grpc.RpcMethodHandler[Any, Any
     )
 
 
-def generic_handlers(table: Mapping[str, Method],
-                     backend: RpcBackend) -> list[grpc.GenericRpcHandler[Any, Any]]:
+LocalFunction = Callable[[Any, Caller], Message]
+
+
+def serve_locally(method: Method, function: LocalFunction) -> grpc.RpcMethodHandler[Any, Any]:
+    def handle(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Message:
+        if isinstance(request, MalformedRequest):
+            raise InvalidArgument("request", f"not a valid {request.type_name} message: {request.reason}")
+        validate(request)
+        return function(request, current_call.get().caller)
+
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=decoder(method.request_class),
+        response_serializer=method.response_class.SerializeToString,
+    )
+
+
+def generic_handlers(table: Mapping[str, Method], backend: RpcBackend,
+                     local: Mapping[str, LocalFunction] | None = None) -> list[grpc.GenericRpcHandler[Any, Any]]:
+    """Handlers for every method of `table`: carried over RPC, or served by `local[full name]`."""
+    local = local or {}
     by_service: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
     for method in table.values():
-        by_service.setdefault(method.grpc_service, {})[method.rpc_name] = carry(method, backend)
+        function = local.get(method.full_name)
+        if method.local and function is None:
+            raise ValueError(f"{method.full_name} is served by the gateway but has no function")
+        handler = serve_locally(method, function) if function is not None else carry(method, backend)
+        by_service.setdefault(method.grpc_service, {})[method.rpc_name] = handler
     return [grpc.method_handlers_generic_handler(service, handlers)
             for service, handlers in by_service.items()]

@@ -1,9 +1,13 @@
 """The chain every platform call passes through, outermost first:
 
-1. `RequestContextInterceptor`: request id, trace id, deadline; turns whatever the inner layers
-   raise into one status (gateway.errors) and logs one line per call.
-2. `AuthenticationInterceptor`: resolves the caller (gateway.auth).
-3. `AuthorizationInterceptor`: deny unless the method grants the caller's kind.
+1. `RequestContextInterceptor`: request id, trace id, deadline, the message size bound; turns whatever
+   the inner layers raise into one status (gateway.errors), logs one line per call and writes the
+   exchange to the message log (gateway.message_log_writer).
+2. `MaintenanceInterceptor`: in maintenance (draining) mode new calls are refused UNAVAILABLE.
+3. `AuthenticationInterceptor`: resolves the caller (gateway.auth).
+4. `AuthorizationInterceptor`: deny unless the method admits the caller's kind and, for an agency
+   system, a grant is in force.
+5. `LimitsInterceptor`: per-member rate and concurrency (gateway.limits).
 
 Only methods of the method table go through the chain; the standard services (health, reflection)
 are served as they are.
@@ -16,18 +20,27 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from gateway.auth import Authenticator, authorize, metadata_of
 from gateway.call import Call, current_call
-from gateway.errors import status_of
+from gateway.errors import GatewayError, Status, status_of
+from gateway.limits import MemberLimiter
+from gateway.members import Limits, Registry, SubsystemId
+from gateway.message_log import INBOUND, Exchange, LogKey, now_rfc3339
+from gateway.message_log_writer import LogUnavailable, MessageLog
 from gateway.methods import Method
+from services.common.caller import CallerKind
+from services.common.errors import DomainError, InvalidArgument
 
 log = logging.getLogger("gateway.calls")
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
+Serializer = Callable[[Any], bytes]
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
     Continuation = Callable[[grpc.HandlerCallDetails], Handler | None]
@@ -38,6 +51,8 @@ else:
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 # grpcio reports a call without a deadline as one due in the far future.
 _NO_DEADLINE_BEYOND_SECONDS = 10 * 365 * 24 * 3600
+# A forwarded call waits at least this long for its log record, even past a nearly spent deadline.
+_LOG_WAIT_SECONDS = 1.0
 
 
 class _PlatformInterceptor(ServerInterceptor):
@@ -63,11 +78,27 @@ class _PlatformInterceptor(ServerInterceptor):
         """The behaviour of `method` with this interceptor's concern around it."""
 
 
-class RequestContextInterceptor(_PlatformInterceptor):
-    def __init__(self, table: Mapping[str, Method], default_deadline: float, max_deadline: float) -> None:
-        super().__init__(table)
+@dataclass(frozen=True)
+class Received:
+    """The request as it came off the wire: its size, its digest for the log, the decoded message
+    (None when it was over the size bound and so never decoded)."""
+
+    size: int
+    digest: str
+    message: Any
+
+
+class RequestContextInterceptor(ServerInterceptor):
+    def __init__(self, table: Mapping[str, Method], default_deadline: float, max_deadline: float, *,
+                 max_message_bytes: int | None = None, message_log: MessageLog | None = None,
+                 log_key: LogKey | None = None, durable: bool = True) -> None:
+        self._table = table
+        self._durable = durable
         self._default_deadline = default_deadline
         self._max_deadline = max_deadline
+        self._max_bytes = max_message_bytes
+        self._message_log = message_log
+        self._log_key = log_key
 
     def deadline_seconds(self, client_remaining: float | None) -> float:
         """The client's deadline, or the default when it set none, capped at the maximum."""
@@ -75,33 +106,108 @@ class RequestContextInterceptor(_PlatformInterceptor):
             return self._default_deadline
         return min(client_remaining, self._max_deadline)
 
-    def wrap(self, method: Method, behavior: Behavior) -> Behavior:
-        def with_request_context(request: Any, context: grpc.ServicerContext) -> Any:
-            started = time.monotonic()
+    def intercept_service(self, continuation: Continuation,
+                          handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
+        # Outermost: sees the request's bytes (size bound, digest) and serializes the response
+        # itself, so the log holds the digest of exactly the bytes sent.
+        handler = continuation(handler_call_details)
+        method = self._table.get(handler_call_details.method)
+        if handler is None or method is None or handler.unary_unary is None:
+            return handler
+        serialize = handler.response_serializer or (lambda response: response)
+        return grpc.unary_unary_rpc_method_handler(
+            self.carried(method, handler.unary_unary, serialize),
+            request_deserializer=self._measured(handler.request_deserializer),
+        )
+
+    def _measured(self, deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Received]:
+        def measured(data: bytes) -> Received:
+            if self._max_bytes is not None and len(data) > self._max_bytes:
+                return Received(len(data), "", None)
+            digest = self._log_key.digest(data) if self._log_key is not None else ""
+            return Received(len(data), digest, deserialize(data) if deserialize is not None else data)
+        return measured
+
+    def carried(self, method: Method, behavior: Behavior, serialize: Serializer) -> Behavior:
+        def with_request_context(received: Received, context: grpc.ServicerContext) -> bytes:
+            started, started_at = time.monotonic(), now_rfc3339()
             call = Call(method=method.full_name,
                         deadline=started + self.deadline_seconds(context.time_remaining()))
             trace_id = trace_id_of(metadata_of(context).get("traceparent", ()))
             if trace_id:
                 call.trace_id = trace_id
             token = current_call.set(call)
-            code = grpc.StatusCode.OK
             context.set_trailing_metadata((("x-request-id", call.request_id), ("x-trace-id", call.trace_id)))
+            payload = b""
+            failure: Status | None = None
+            note = ""
             try:
-                return behavior(request, context)
+                if received.message is None:
+                    raise InvalidArgument("request", f"{received.size} bytes exceeds the limit of {self._max_bytes}")
+                payload = serialize(behavior(received.message, context))
             except Exception as exc:
-                status = status_of(exc, call.request_id)
-                code = status.code
-                context.abort(status.code, status.message)
+                failure = status_of(exc, call.request_id)
+                if isinstance(exc, GatewayError | DomainError) and not call.forwarded:
+                    note = failure.message      # the gateway's own words: no service data in them
             finally:
                 current_call.reset(token)
-                log.info("call", extra={"fields": {
-                    "method": method.full_name, "status": code.name,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 2),
-                    "request_id": call.request_id, "trace_id": call.trace_id,
-                    "caller": call.caller.kind.value,
-                }})
+            failure = self._record(method, call, received, payload, failure, note, started, started_at) or failure
+            log.info("call", extra={"fields": {
+                "method": method.full_name, "status": (failure.code if failure else grpc.StatusCode.OK).name,
+                "duration_ms": round((time.monotonic() - started) * 1000, 2),
+                "request_id": call.request_id, "trace_id": call.trace_id,
+                "caller": call.caller.kind.value,
+            }})
+            if failure is not None:
+                context.abort(failure.code, failure.message)
+            return payload
 
         return with_request_context
+
+    def _record(self, method: Method, call: Call, received: Received, payload: bytes, failure: Status | None,
+                note: str, started: float, started_at: str) -> Status | None:
+        """Write the exchange to the message log. A call that reached a service waits for its record
+        to be written (unless the log is not durable) and fails UNAVAILABLE if it cannot be: that
+        status is returned in place of the call's own."""
+        if self._message_log is None or self._log_key is None:
+            return None
+        caller = call.caller
+        client = self._log_key.client_id(caller)
+        if caller.kind is CallerKind.ANONYMOUS and call.certificate:
+            client = f"certificate:{call.certificate}"
+        exchange = Exchange(
+            direction=INBOUND, request_id=call.request_id, trace_id=call.trace_id, client=client,
+            client_kind=caller.kind.value, method=method.full_name, started_at=started_at,
+            ended_at=now_rfc3339(), duration_us=int((time.monotonic() - started) * 1_000_000),
+            status=(failure.code if failure else grpc.StatusCode.OK).name,
+            request_digest=received.digest, request_bytes=received.size,
+            response_digest=self._log_key.digest(payload) if failure is None else "",
+            response_bytes=len(payload), note=note,
+        )
+        try:
+            written = self._message_log.submit(exchange)
+            if call.forwarded and self._durable:
+                written.result(timeout=max(call.remaining(), _LOG_WAIT_SECONDS))
+        except (LogUnavailable, FutureTimeout) as exc:
+            if call.forwarded:
+                log.error("request %s answered UNAVAILABLE: its exchange was not logged: %s", call.request_id, exc)
+                return Status(grpc.StatusCode.UNAVAILABLE, f"message log: {exc or 'not written in time'}")
+            log.warning("request %s: refusal not logged: %s", call.request_id, exc)
+        return None
+
+
+class MaintenanceInterceptor(_PlatformInterceptor):
+    def __init__(self, table: Mapping[str, Method], registry: Callable[[], Registry]) -> None:
+        super().__init__(table)
+        self._registry = registry
+
+    def wrap(self, method: Method, behavior: Behavior) -> Behavior:
+        def unless_in_maintenance(request: Any, context: grpc.ServicerContext) -> Any:
+            if self._registry().maintenance:
+                raise GatewayError(grpc.StatusCode.UNAVAILABLE, "gateway is in maintenance")
+            return behavior(request, context)
+
+        return unless_in_maintenance
 
 
 class AuthenticationInterceptor(_PlatformInterceptor):
@@ -118,12 +224,36 @@ class AuthenticationInterceptor(_PlatformInterceptor):
 
 
 class AuthorizationInterceptor(_PlatformInterceptor):
+    def __init__(self, table: Mapping[str, Method], registry: Callable[[], Registry] = Registry) -> None:
+        super().__init__(table)
+        self._registry = registry
+
     def wrap(self, method: Method, behavior: Behavior) -> Behavior:
         def authorized(request: Any, context: grpc.ServicerContext) -> Any:
-            authorize(method, current_call.get().caller)
+            authorize(method, current_call.get().caller, self._registry())
             return behavior(request, context)
 
         return authorized
+
+
+class LimitsInterceptor(_PlatformInterceptor):
+    def __init__(self, table: Mapping[str, Method], limiter: MemberLimiter,
+                 registry: Callable[[], Registry]) -> None:
+        super().__init__(table)
+        self._limiter = limiter
+        self._registry = registry
+
+    def wrap(self, method: Method, behavior: Behavior) -> Behavior:
+        def within_limits(request: Any, context: grpc.ServicerContext) -> Any:
+            caller = current_call.get().caller
+            if caller.kind is not CallerKind.AGENCY:
+                return behavior(request, context)
+            member_id = SubsystemId.parse(caller.subject).member
+            member = self._registry().members.get(member_id)
+            with self._limiter.admit(str(member_id), member.limits if member else Limits()):
+                return behavior(request, context)
+
+        return within_limits
 
 
 def trace_id_of(traceparents: Sequence[str]) -> str | None:

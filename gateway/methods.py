@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from egov.common.v1 import options_pb2
+from egov.gateway.v1 import metadata_pb2
 from egov.identity.v1 import identity_pb2
 from egov.notifications.v1 import notifications_pb2
 from egov.payments.v1 import payments_pb2
@@ -27,6 +28,7 @@ from services.common.caller import CallerKind
 PLATFORM_PROTOS: tuple[ModuleType, ...] = (
     identity_pb2, procedures_pb2, payments_pb2, postal_pb2, notifications_pb2,
 )
+GATEWAY_PROTOS: tuple[ModuleType, ...] = (metadata_pb2,)
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,16 @@ class Method:
     request_class: type[Message]
     response_class: type[Message]
     access: frozenset[CallerKind]     # empty: the gateway never serves it
+    local: bool = False               # served by the gateway itself (metadata), not carried over RPC
 
     @property
     def exposed(self) -> bool:
         return bool(self.access)
+
+    @property
+    def grant_required(self) -> bool:
+        """Agency callers need a grant; the gateway's own metadata methods are open to every member."""
+        return not self.local
 
     @property
     def needs_principal(self) -> bool:
@@ -69,7 +77,7 @@ def access_of(method: MethodDescriptor) -> frozenset[CallerKind]:
     return frozenset(CallerKind(options_pb2.CallerKind.Name(kind)) for kind in callers)
 
 
-def method_from_descriptor(service: ServiceDescriptor, method: MethodDescriptor) -> Method:
+def method_from_descriptor(service: ServiceDescriptor, method: MethodDescriptor, local: bool = False) -> Method:
     if method.client_streaming or method.server_streaming:
         raise ValueError(f"{service.full_name}/{method.name}: streaming methods are not carried over RPC")
     return Method(
@@ -81,17 +89,23 @@ def method_from_descriptor(service: ServiceDescriptor, method: MethodDescriptor)
         request_class=GetMessageClass(method.input_type),
         response_class=GetMessageClass(method.output_type),
         access=access_of(method),
+        local=local,
     )
 
 
-def build_method_table(modules: Iterable[ModuleType] = PLATFORM_PROTOS) -> Mapping[str, Method]:
+def build_method_table(modules: Iterable[ModuleType] = PLATFORM_PROTOS, local: bool = False) -> Mapping[str, Method]:
     table: dict[str, Method] = {}
     for module in modules:
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
-                entry = method_from_descriptor(service, method)
+                entry = method_from_descriptor(service, method, local)
                 table[entry.full_name] = entry
     return table
+
+
+def gateway_method_table() -> Mapping[str, Method]:
+    """The methods the gateway serves itself (egov.gateway.v1)."""
+    return build_method_table(GATEWAY_PROTOS, local=True)
 
 
 def grpc_service_names(table: Mapping[str, Method]) -> list[str]:

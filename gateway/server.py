@@ -1,15 +1,27 @@
 """The gateway process: a grpcio server (no eventlet) serving the platform's gRPC API.
 
 Platform methods pass the interceptor chain (gateway.interceptors) to the generic handler
-(gateway.handlers), which carries them over nameko RPC. Standard health (`grpc.health.v1`) and server
-reflection are served alongside. SIGTERM: health turns NOT_SERVING, in-flight calls get `grace`
-seconds to finish, then the process exits.
+(gateway.handlers), which carries them over nameko RPC; the gateway's own metadata methods take the
+same chain to gateway.metadata. Standard health (`grpc.health.v1`) and server reflection are served
+alongside.
+
+Listeners. With EGOV_GATEWAY_TLS_* set there are two, on one server: EGOV_GATEWAY_ADDRESS speaks TLS
+without asking for a client certificate (citizens' and civil servants' apps, bearer tokens), and
+EGOV_GATEWAY_AGENCY_ADDRESS requires a client certificate from the trusted CA (agency systems). Two,
+because grpcio can either require a verified client certificate or not ask for one at all; it cannot
+ask for one and let a call without one through. Without TLS settings there is one plaintext listener
+and no agency can be identified: for local development only, and the log says so.
+
+Maintenance (`egov-gateway maintenance on`): health turns NOT_SERVING, new calls are answered
+UNAVAILABLE, calls in flight finish. SIGTERM: the same, then in-flight calls get `grace` seconds, the
+message log writes and seals what it holds, and the process exits.
 """
 
 from __future__ import annotations  # grpc's generic types exist only in its stubs
 
 import logging
 import os
+import secrets
 import signal
 import threading
 from collections.abc import Mapping
@@ -19,8 +31,11 @@ from types import FrameType
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from pymongo import MongoClient
 
 from gateway import logs, validation
 from gateway.auth import Authenticator, caller_resolvers
@@ -29,9 +44,19 @@ from gateway.handlers import generic_handlers
 from gateway.interceptors import (
     AuthenticationInterceptor,
     AuthorizationInterceptor,
+    LimitsInterceptor,
+    MaintenanceInterceptor,
     RequestContextInterceptor,
 )
-from gateway.methods import Method, build_method_table, grpc_service_names
+from gateway.limits import EffectiveLimits, MemberLimiter
+from gateway.members import Registry
+from gateway.message_log import LogKey, Sealer
+from gateway.message_log_store import InMemoryLogStore, LogStore, MongoLogStore
+from gateway.message_log_writer import MessageLog
+from gateway.metadata import MetadataService
+from gateway.methods import Method, build_method_table, gateway_method_table, grpc_service_names
+from gateway.registry_cache import FixedRegistry, RegistryCache, RegistrySource
+from gateway.registry_store import RegistryStore
 from gateway.rpc_client import NamekoRpcClient, RpcBackend
 
 log = logging.getLogger(__name__)
@@ -42,43 +67,110 @@ class Gateway:
     server: grpc.Server
     health: health.HealthServicer
     port: int
+    agency_port: int | None
+    registry: RegistryCache
+    message_log: MessageLog
+    services: list[str]
 
     def start(self) -> None:
+        self.registry.start()
+        self.message_log.start()
         self.server.start()
 
     def stop(self, grace: float) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.message_log.stop()
+        self.registry.stop()
+
+    def on_registry_change(self, registry: Registry) -> None:
+        """Maintenance mode shows in health: load balancers stop sending new calls."""
+        status = health_pb2.HealthCheckResponse.NOT_SERVING if registry.maintenance else \
+            health_pb2.HealthCheckResponse.SERVING
+        for name in ("", *self.services):
+            self.health.set(name, status)
+        if registry.maintenance:
+            log.warning("maintenance mode ON: health NOT_SERVING, new calls refused, calls in flight finish")
+        else:
+            log.info("maintenance mode off: serving")
 
 
-def build_gateway(config: GatewayConfig, backend: RpcBackend,
-                  table: Mapping[str, Method] | None = None) -> Gateway:
-    table = build_method_table() if table is None else table
-    for method in table.values():
+def build_gateway(config: GatewayConfig, backend: RpcBackend, table: Mapping[str, Method] | None = None, *,
+                  registry_source: RegistrySource | None = None, log_store: LogStore | None = None) -> Gateway:
+    """The server with every part wired; without a registry source or log store (unit tests) a
+    fixed empty registry and a message log in memory."""
+    platform = build_method_table() if table is None else table
+    served = {**platform, **gateway_method_table()}
+    for method in served.values():
         validation.prepare(method.request_class)
+    log_key = LogKey(config.log_key or _ephemeral("EGOV_GATEWAY_LOG_KEY_FILE", secrets.token_bytes(32)))
+    seal_key = _seal_key(config.seal_key)
+    registry = RegistryCache(registry_source or FixedRegistry(), config.instance or f"gateway:{os.getpid()}",
+                             config.registry_poll_seconds)
+    message_log = MessageLog(log_store or InMemoryLogStore(), config.log_chain, Sealer(seal_key),
+                             holder=config.instance or f"gateway:{os.getpid()}",
+                             seal_every_records=config.seal_every_records,
+                             seal_every_seconds=config.seal_every_seconds)
+    limiter = MemberLimiter(EffectiveLimits(config.member_rate, config.member_burst, config.member_concurrency))
     interceptors: list[grpc.ServerInterceptor[Any, Any]] = [
-        RequestContextInterceptor(table, config.default_deadline, config.max_deadline),
-        AuthenticationInterceptor(table, Authenticator(caller_resolvers(config.token_public_key))),
-        AuthorizationInterceptor(table),
+        RequestContextInterceptor(served, config.default_deadline, config.max_deadline,
+                                  max_message_bytes=config.max_message_bytes, message_log=message_log,
+                                  log_key=log_key, durable=config.log_durable),
+        MaintenanceInterceptor(served, registry.current),
+        AuthenticationInterceptor(served, Authenticator(
+            caller_resolvers(config.token_public_key, registry.current, lambda: registry.loaded))),
+        AuthorizationInterceptor(served, registry.current),
+        LimitsInterceptor(served, limiter, registry.current),
     ]
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="gateway-call"),
         interceptors=interceptors,
-        options=[("grpc.max_receive_message_length", config.max_message_bytes),
-                 ("grpc.max_send_message_length", config.max_message_bytes)],
+        options=[("grpc.max_receive_message_length", config.grpc_message_limit),
+                 ("grpc.max_send_message_length", config.grpc_message_limit)],
+        # Beyond one call per worker grpcio answers RESOURCE_EXHAUSTED at once instead of queueing.
+        maximum_concurrent_rpcs=config.workers,
     )
-    server.add_generic_rpc_handlers(generic_handlers(table, backend))
+    metadata = MetadataService(served, registry.current, log_key)
+    server.add_generic_rpc_handlers(generic_handlers(served, backend, metadata.functions()))
 
-    services = grpc_service_names(table)
+    services = grpc_service_names(served)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    # Plaintext until mutual TLS for agency members arrives (see gateway.auth.caller_resolvers).
-    port = server.add_insecure_port(config.address)
-    return Gateway(server, health_servicer, port)
+    reflection.enable_server_reflection((*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port, agency_port = _listen(server, config)
+    gateway = Gateway(server, health_servicer, port, agency_port, registry, message_log, services)
+    registry.on_change = gateway.on_registry_change
+    return gateway
+
+
+def _listen(server: grpc.Server, config: GatewayConfig) -> tuple[int, int | None]:
+    tls = config.tls
+    if tls is None:
+        log.warning("PLAINTEXT: EGOV_GATEWAY_TLS_CERT/KEY/CLIENT_CA are not set, so calls are not encrypted and "
+                    "no agency system can be identified; for local development only")
+        return server.add_insecure_port(config.address), None
+    key_pair = [(tls.key, tls.certificate)]
+    port = server.add_secure_port(config.address, grpc.ssl_server_credentials(key_pair))
+    agency_port = server.add_secure_port(config.agency_address, grpc.ssl_server_credentials(
+        key_pair, root_certificates=tls.client_ca, require_client_auth=True))
+    return port, agency_port
+
+
+def _ephemeral(variable: str, value: bytes) -> bytes:
+    log.warning("%s is not set: using a key made for this run only; the message log written now cannot be "
+                "linked to or checked against another run's", variable)
+    return value
+
+
+def _seal_key(pem: bytes | None) -> Ed25519PrivateKey:
+    if pem is None:
+        return Ed25519PrivateKey.from_private_bytes(_ephemeral("EGOV_GATEWAY_SEAL_KEY_FILE", secrets.token_bytes(32)))
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("EGOV_GATEWAY_SEAL_KEY_FILE must hold an Ed25519 private key (PEM)")
+    return key
 
 
 def serve() -> None:
@@ -87,7 +179,14 @@ def serve() -> None:
     backend = NamekoRpcClient(config.amqp_uri)
     if not backend.start():
         log.warning("broker not reachable yet; calls answer UNAVAILABLE until it is")
-    gateway = build_gateway(config, backend)
+    mongo: MongoClient[dict[str, Any]] = MongoClient(config.mongo_uri, serverSelectionTimeoutMS=2000,
+                                                     appname=f"gateway {config.instance}")
+    registry_store, log_store = RegistryStore(mongo, config.db_name), MongoLogStore(mongo, config.db_name)
+    try:
+        registry_store.ensure_indexes()
+    except Exception as exc:   # the registry and log threads keep trying; calls wait for them
+        log.error("the gateway database is not reachable yet: %s", exc)
+    gateway = build_gateway(config, backend, registry_source=registry_store, log_store=log_store)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -96,9 +195,12 @@ def serve() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     gateway.start()
-    log.info("gateway listening", extra={"fields": {"address": config.address, "workers": config.workers}})
+    log.info("gateway listening", extra={"fields": {
+        "address": config.address, "agency_address": config.agency_address if gateway.agency_port else None,
+        "tls": config.tls is not None, "workers": config.workers, "log_chain": config.log_chain}})
     stopping.wait()
     log.info("stopping: draining calls for up to %.1f s", config.grace)
     gateway.stop(config.grace)
     backend.close()
+    mongo.close()
     log.info("stopped")

@@ -108,6 +108,8 @@ class Stack:
             "EGOV_TOKEN_PRIVATE_KEY_FILE": str(keys / "token-signing.pem"),
             "EGOV_TOKEN_PUBLIC_KEY_FILE": str(keys / "token-signing.pub.pem"),
             "EGOV_GATEWAY_ADDRESS": f"127.0.0.1:{p.gateway}",
+            "EGOV_GATEWAY_LOG_KEY_FILE": str(self.workdir / "certs" / "message-log.key"),
+            "EGOV_GATEWAY_SEAL_KEY_FILE": str(self.workdir / "certs" / "gateway-seal.key"),
             "EGOV_POPULATION_ADDRESS": f"127.0.0.1:{p.population}",
             "EGOV_PAYGATE_URL": f"http://127.0.0.1:{p.paygate}",
             "EGOV_PAYGATE_SECRET": self.paygate_secret,
@@ -158,6 +160,9 @@ class Stack:
             (keys / "token-signing.pem").write_bytes(private)
             (keys / "token-signing.pem").chmod(0o600)
             (keys / "token-signing.pub.pem").write_bytes(public)
+        from deploy.certs import make_all
+
+        make_all(self.workdir / "certs")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it

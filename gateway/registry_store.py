@@ -1,0 +1,185 @@
+"""The member registry in the gateway's own MongoDB database (`egov_gateway`): documents in and out,
+the rules live in gateway.members.
+
+Every change bumps one version counter (`settings/registry`); running gateways poll it, reload the
+whole registry when it moves, and report the version they serve in `gateways` (one heartbeat
+document per process), so the admin command can wait until a change is in force everywhere.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from gateway.members import (
+    Certificate,
+    Channel,
+    Grant,
+    Limits,
+    Member,
+    MemberId,
+    Registry,
+    Subsystem,
+    SubsystemId,
+    check_code,
+    check_fingerprint,
+)
+from services.common.errors import AlreadyExists, FailedPrecondition, NotFound
+
+Document = dict[str, Any]
+REGISTRY = "registry"
+
+
+@dataclass(frozen=True)
+class GatewayInstance:
+    instance: str
+    loaded_version: int
+    seen_at: datetime
+
+
+class RegistryStore:
+    def __init__(self, client: MongoClient[Document], db_name: str) -> None:
+        self.db: Database[Document] = client[db_name]
+
+    def ensure_indexes(self) -> None:
+        self.db["certificates"].create_index([("subsystem", ASCENDING)])
+        self.db["grants"].create_index([("client", ASCENDING)])
+        self.db["gateways"].create_index([("seen_at", ASCENDING)])
+
+    # -- reading (the gateway) ------------------------------------------------------------------
+    def version(self) -> int:
+        doc = self.db["settings"].find_one({"_id": REGISTRY})
+        return int(doc["version"]) if doc else 0
+
+    def load(self) -> Registry:
+        settings = self.db["settings"].find_one({"_id": REGISTRY}) or {}
+        return Registry.build(
+            version=int(settings.get("version", 0)),
+            members=[_member(d) for d in self.db["members"].find()],
+            subsystems=[Subsystem(SubsystemId.parse(d["_id"]), Channel(d["channel"]))
+                        for d in self.db["subsystems"].find()],
+            certificates=[Certificate(d["_id"], SubsystemId.parse(d["subsystem"]), d["subject"], d["not_after"],
+                                      revoked=d.get("revoked_at") is not None)
+                          for d in self.db["certificates"].find()],
+            groups={d["_id"]: [SubsystemId.parse(s) for s in d["subsystems"]] for d in self.db["groups"].find()},
+            grants=[Grant(d["client"], d["method"]) for d in self.db["grants"].find()],
+            maintenance=bool(settings.get("maintenance", False)),
+        )
+
+    def heartbeat(self, instance: str, loaded_version: int) -> None:
+        self.db["gateways"].replace_one(
+            {"_id": instance}, {"loaded_version": loaded_version, "seen_at": datetime.now(UTC)}, upsert=True)
+
+    def forget(self, instance: str) -> None:
+        self.db["gateways"].delete_one({"_id": instance})
+
+    def live_gateways(self, within: timedelta) -> list[GatewayInstance]:
+        since = datetime.now(UTC) - within
+        return [GatewayInstance(d["_id"], int(d["loaded_version"]), d["seen_at"])
+                for d in self.db["gateways"].find({"seen_at": {"$gte": since}})]
+
+    # -- changes (the admin command); each returns the registry version that carries it ---------
+    def add_member(self, member: Member) -> int:
+        self._insert("members", {"_id": str(member.id), "member_class": member.id.member_class.value,
+                                 "member_code": member.id.member_code, "name": member.name,
+                                 "limits": _limits_doc(member.limits)}, f"member {member.id}")
+        return self._bump()
+
+    def set_limits(self, member: MemberId, limits: Limits) -> int:
+        self._update("members", str(member), {"$set": {"limits": _limits_doc(limits)}}, f"member {member}")
+        return self._bump()
+
+    def add_subsystem(self, subsystem: Subsystem) -> int:
+        self._require("members", str(subsystem.id.member), f"member {subsystem.id.member}")
+        self._insert("subsystems", {"_id": str(subsystem.id), "member": str(subsystem.id.member),
+                                    "channel": subsystem.channel.value}, f"subsystem {subsystem.id}")
+        return self._bump()
+
+    def register_certificate(self, certificate: Certificate) -> int:
+        self._require("subsystems", str(certificate.subsystem), f"subsystem {certificate.subsystem}")
+        self._insert("certificates", {"_id": certificate.fingerprint, "subsystem": str(certificate.subsystem),
+                                      "subject": certificate.subject, "not_after": certificate.not_after,
+                                      "registered_at": datetime.now(UTC), "revoked_at": None},
+                     f"certificate {certificate.fingerprint}")
+        return self._bump()
+
+    def revoke_certificate(self, fingerprint: str) -> int:
+        fingerprint = check_fingerprint(fingerprint)
+        doc = self.db["certificates"].find_one_and_update(
+            {"_id": fingerprint, "revoked_at": None}, {"$set": {"revoked_at": datetime.now(UTC)}})
+        if doc is None:
+            if self.db["certificates"].count_documents({"_id": fingerprint}):
+                raise FailedPrecondition("fingerprint", f"certificate {fingerprint} is already revoked")
+            raise NotFound("fingerprint", f"no certificate {fingerprint} is registered")
+        return self._bump()
+
+    def add_group(self, code: str, description: str) -> int:
+        self._insert("groups", {"_id": check_code(code, "group"), "description": description, "subsystems": []},
+                     f"group {code}")
+        return self._bump()
+
+    def add_to_group(self, code: str, subsystem: SubsystemId) -> int:
+        self._require("subsystems", str(subsystem), f"subsystem {subsystem}")
+        self._update("groups", code, {"$addToSet": {"subsystems": str(subsystem)}}, f"group {code}")
+        return self._bump()
+
+    def remove_from_group(self, code: str, subsystem: SubsystemId) -> int:
+        self._update("groups", code, {"$pull": {"subsystems": str(subsystem)}}, f"group {code}")
+        return self._bump()
+
+    def add_grant(self, grant: Grant) -> int:
+        kind, _, name = grant.client.partition(":")
+        if kind == "group":
+            self._require("groups", name, f"group {name}")
+        else:
+            self._require("subsystems", name, f"subsystem {name}")
+        self._insert("grants", {"_id": f"{grant.client}|{grant.method}", "client": grant.client,
+                                "method": grant.method, "granted_at": datetime.now(UTC)},
+                     f"grant of {grant.method} to {grant.client}")
+        return self._bump()
+
+    def revoke_grant(self, grant: Grant) -> int:
+        if self.db["grants"].delete_one({"_id": f"{grant.client}|{grant.method}"}).deleted_count == 0:
+            raise NotFound("grant", f"{grant.client} has no grant of {grant.method}")
+        return self._bump()
+
+    def set_maintenance(self, on: bool) -> int:
+        self.db["settings"].update_one({"_id": REGISTRY}, {"$set": {"maintenance": on}}, upsert=True)
+        return self._bump()
+
+    # -- listing (the admin command) ------------------------------------------------------------
+    def find(self, collection: str, query: Document | None = None) -> list[Document]:
+        return list(self.db[collection].find(query or {}).sort("_id", ASCENDING))
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _bump(self) -> int:
+        doc = self.db["settings"].find_one_and_update(
+            {"_id": REGISTRY}, {"$inc": {"version": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+        return int((doc or {})["version"])
+
+    def _insert(self, collection: str, doc: Document, what: str) -> None:
+        try:
+            self.db[collection].insert_one(doc)
+        except DuplicateKeyError:
+            raise AlreadyExists(collection.rstrip("s"), f"{what} already exists") from None
+
+    def _update(self, collection: str, key: str, change: Document, what: str) -> None:
+        if self.db[collection].update_one({"_id": key}, change).matched_count == 0:
+            raise NotFound(collection.rstrip("s"), f"no {what}")
+
+    def _require(self, collection: str, key: str, what: str) -> None:
+        if not self.db[collection].count_documents({"_id": key}, limit=1):
+            raise NotFound(collection.rstrip("s"), f"no {what} is registered")
+
+
+def _limits_doc(limits: Limits) -> Document:
+    return {"rate_per_second": limits.rate_per_second, "burst": limits.burst, "concurrency": limits.concurrency}
+
+
+def _member(doc: Document) -> Member:
+    limits = doc.get("limits") or {}
+    return Member(MemberId.parse(doc["_id"]), doc["name"],
+                  Limits(limits.get("rate_per_second"), limits.get("burst"), limits.get("concurrency")))
