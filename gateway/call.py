@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common import telemetry
 from services.common.caller import Caller, CallerKind
 
 ANONYMOUS = Caller(CallerKind.ANONYMOUS)
@@ -32,7 +33,7 @@ class Call:
     def context_data(self) -> dict[str, Any]:
         """nameko context headers: the trace continues in the service, its logs name our request."""
         return {
-            "traceparent": f"00-{self.trace_id}-{secrets.token_hex(8)}-01",
+            "traceparent": telemetry.current_traceparent() or f"00-{self.trace_id}-{secrets.token_hex(8)}-01",
             "call_id_stack": [f"gateway.{self.request_id}"],
         }
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from opentelemetry import propagate, trace
 
 from gateway.auth import Authenticator, authorize, metadata_of
 from gateway.call import Call, current_call
@@ -34,10 +35,15 @@ from gateway.members import Limits, Registry, SubsystemId
 from gateway.message_log import INBOUND, Exchange, LogKey, now_rfc3339
 from gateway.message_log_writer import LogUnavailable, MessageLog
 from gateway.methods import Method
+from services.common import telemetry
 from services.common.caller import CallerKind
 from services.common.errors import DomainError, InvalidArgument
 
 log = logging.getLogger("gateway.calls")
+tracer = telemetry.tracer("egov.gateway")
+meter = telemetry.meter("egov.gateway")
+calls_counter = meter.create_counter("egov.gateway.calls", unit="{call}", description="calls by method and status")
+call_duration = meter.create_histogram("egov.gateway.call.duration", unit="ms", description="call latency")
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 Serializer = Callable[[Any], bytes]
@@ -51,6 +57,10 @@ else:
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 # grpcio reports a call without a deadline as one due in the far future.
 _NO_DEADLINE_BEYOND_SECONDS = 10 * 365 * 24 * 3600
+# Statuses that say the caller asked wrongly: not errors of the gateway's span.
+_CLIENT_ERRORS = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+                            grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION,
+                            grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
 # A forwarded call waits at least this long for its log record, even past a nearly spent deadline.
 _LOG_WAIT_SECONDS = 1.0
 
@@ -133,9 +143,18 @@ class RequestContextInterceptor(ServerInterceptor):
             started, started_at = time.monotonic(), now_rfc3339()
             call = Call(method=method.full_name,
                         deadline=started + self.deadline_seconds(context.time_remaining()))
-            trace_id = trace_id_of(metadata_of(context).get("traceparent", ()))
+            incoming: list[str] = list(metadata_of(context).get("traceparent", ()))
+            trace_id = trace_id_of(incoming)
             if trace_id:
                 call.trace_id = trace_id
+            parent = propagate.extract({"traceparent": incoming[0]}) if trace_id else None
+            span = tracer.start_span(method.full_name, context=parent, kind=trace.SpanKind.SERVER,
+                                     attributes={"rpc.system": "grpc", "rpc.service": method.full_name.split("/")[1],
+                                                 "rpc.method": method.full_name.split("/")[2]})
+            activation = trace.use_span(span, end_on_exit=False)
+            activation.__enter__()
+            if span.get_span_context().is_valid:
+                call.trace_id = f"{span.get_span_context().trace_id:032x}"
             token = current_call.set(call)
             context.set_trailing_metadata((("x-request-id", call.request_id), ("x-trace-id", call.trace_id)))
             payload = b""
@@ -152,12 +171,21 @@ class RequestContextInterceptor(ServerInterceptor):
             finally:
                 current_call.reset(token)
             failure = self._record(method, call, received, payload, failure, note, started, started_at) or failure
+            status = (failure.code if failure else grpc.StatusCode.OK).name
+            duration_ms = round((time.monotonic() - started) * 1000, 2)
             log.info("call", extra={"fields": {
-                "method": method.full_name, "status": (failure.code if failure else grpc.StatusCode.OK).name,
-                "duration_ms": round((time.monotonic() - started) * 1000, 2),
+                "method": method.full_name, "status": status, "duration_ms": duration_ms,
                 "request_id": call.request_id, "trace_id": call.trace_id,
                 "caller": call.caller.kind.value,
             }})
+            span.set_attribute("rpc.grpc.status_code", status)
+            if failure is not None and failure.code not in _CLIENT_ERRORS:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, status))
+            activation.__exit__(None, None, None)
+            span.end()
+            labels = {"rpc.method": method.full_name, "rpc.grpc.status_code": status}
+            calls_counter.add(1, labels)
+            call_duration.record(duration_ms, labels)
             if failure is not None:
                 context.abort(failure.code, failure.message)
             return payload

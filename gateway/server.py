@@ -58,6 +58,7 @@ from gateway.methods import Method, build_method_table, gateway_method_table, gr
 from gateway.registry_cache import FixedRegistry, RegistryCache, RegistrySource
 from gateway.registry_store import RegistryStore
 from gateway.rpc_client import NamekoRpcClient, RpcBackend
+from services.common import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ def _seal_key(pem: bytes | None) -> Ed25519PrivateKey:
 
 def serve() -> None:
     logs.configure(os.environ.get("EGOV_LOG_LEVEL", "INFO"))
+    telemetry.setup("gateway")
     config = GatewayConfig.from_env()
     backend = NamekoRpcClient(config.amqp_uri)
     if not backend.start():
@@ -203,4 +205,5 @@ def serve() -> None:
     gateway.stop(config.grace)
     backend.close()
     mongo.close()
+    telemetry.shutdown()
     log.info("stopped")
