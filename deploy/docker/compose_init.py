@@ -3,7 +3,11 @@
 - the token signing key pair, made once and kept in the `token-keys` volume (identity signs with the
   private key; the gateway gets only the public key, in the `token-public-key` volume);
 - the broker user that EGOV_AMQP_URI names, written as RabbitMQ definitions into the
-  `rabbitmq-definitions` volume on every start, so a password changed in deploy/compose.env applies.
+  `rabbitmq-definitions` volume on every start, so a password changed in deploy/compose.env applies;
+- the gateway's test CA, certificates and message log keys (deploy/certs.py), made once into the
+  `certs` volume (agency client certificates included, for trying the mutual TLS port), and copied
+  under the names the gateway reads into `gateway-tls` (tls.crt, tls.key, ca.crt) and
+  `gateway-log-keys` (message-log.key, gateway-seal.key).
 
 Kubernetes takes these from Secrets instead (docs/DEVOPS.md). Runs as root to hand the files to the
 users that read them: the platform's (10001) and RabbitMQ's (999).
@@ -14,6 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
+from deploy.certs import make_all
 from deploy.rabbitmq.definitions import render, user_definitions
 from services.common.tokens import generate_key_pair
 
@@ -36,6 +41,21 @@ def make_token_keys(keys: Path, public_keys: Path) -> None:
         path.chmod(mode)
 
 
+def copy_for_platform(source: Path, target: Path, mode: int) -> None:
+    target.unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+    os.chown(target, PLATFORM_UID, PLATFORM_UID)
+    target.chmod(mode)
+
+
+def make_gateway_material(certs: Path, tls: Path, log_keys: Path) -> None:
+    make_all(certs)
+    for source, target in (("gateway.pem", "tls.crt"), ("gateway.key", "tls.key"), ("ca.pem", "ca.crt")):
+        copy_for_platform(certs / source, tls / target, 0o400 if target.endswith(".key") else 0o444)
+    for name in ("message-log.key", "gateway-seal.key"):
+        copy_for_platform(certs / name, log_keys / name, 0o400)
+
+
 def write_broker_user(definitions: Path) -> None:
     users = definitions / "users.json"
     users.write_text(render(user_definitions(os.environ.get("EGOV_AMQP_URI", ""), ["management"])))
@@ -47,8 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-keys", type=Path, required=True)
     parser.add_argument("--token-public-key", type=Path, required=True)
     parser.add_argument("--broker-definitions", type=Path, required=True)
+    parser.add_argument("--certs", type=Path, required=True)
+    parser.add_argument("--gateway-tls", type=Path, required=True)
+    parser.add_argument("--gateway-log-keys", type=Path, required=True)
     args = parser.parse_args(argv)
     make_token_keys(args.token_keys, args.token_public_key)
+    make_gateway_material(args.certs, args.gateway_tls, args.gateway_log_keys)
     try:
         write_broker_user(args.broker_definitions)
     except ValueError as exc:

@@ -76,8 +76,16 @@ def module_reads(module: str, service: str | None) -> set[str]:
             if name in CONFIG_HELPERS:
                 reads.add(CONFIG_HELPERS[name])
             elif name == "database_name":
-                reads.update({f"EGOV_{service.upper()}_DB"} if service else {f"EGOV_{s.upper()}_DB" for s in SERVICES})
+                reads.update(_database_reads(node, service))
     return reads
+
+
+def _database_reads(call: ast.Call, service: str | None) -> set[str]:
+    """database_name("gateway") reads EGOV_GATEWAY_DB; with a computed argument, the service's own
+    (or, outside any service, every service's)."""
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return {f"EGOV_{call.args[0].value.upper()}_DB"}
+    return {f"EGOV_{service.upper()}_DB"} if service else {f"EGOV_{s.upper()}_DB" for s in SERVICES}
 
 
 def nameko_config_reads() -> set[str]:

@@ -98,18 +98,29 @@ def test_collector_pipelines_use_only_what_is_defined_and_listen_where_sent() ->
 @pytest.mark.skipif(os.geteuid() != 0, reason="compose's init-secrets runs as root to hand files to 10001")
 def test_compose_init_makes_keys_once_and_the_broker_user_every_time(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    dirs = {name: tmp_path / name for name in ("keys", "public", "definitions")}
+    dirs = {name: tmp_path / name for name in ("keys", "public", "definitions", "certs", "tls", "log-keys")}
     for path in dirs.values():
         path.mkdir()
     argv = ["--token-keys", str(dirs["keys"]), "--token-public-key", str(dirs["public"]),
-            "--broker-definitions", str(dirs["definitions"])]
+            "--broker-definitions", str(dirs["definitions"]), "--certs", str(dirs["certs"]),
+            "--gateway-tls", str(dirs["tls"]), "--gateway-log-keys", str(dirs["log-keys"])]
     monkeypatch.setenv("EGOV_AMQP_URI", "amqp://egov:first@rabbitmq:5672/")
     compose_init.main(argv)
     private = (dirs["keys"] / compose_init.PRIVATE_KEY).read_bytes()
+    log_keys = {path.name: path.read_bytes() for path in dirs["log-keys"].iterdir()}
     monkeypatch.setenv("EGOV_AMQP_URI", "amqp://egov:second@rabbitmq:5672/")
     compose_init.main(argv)
 
     assert (dirs["keys"] / compose_init.PRIVATE_KEY).read_bytes() == private
+    # The gateway's files under the names config.env gives, readable by the platform's user only.
+    config = compose_env("gateway")
+    for variable in ("EGOV_GATEWAY_TLS_CERT", "EGOV_GATEWAY_TLS_KEY", "EGOV_GATEWAY_TLS_CLIENT_CA",
+                     "EGOV_GATEWAY_LOG_KEY_FILE", "EGOV_GATEWAY_SEAL_KEY_FILE"):
+        folder, name = Path(config[variable]).parent.name, Path(config[variable]).name
+        made = dirs["tls" if folder == "tls" else "log-keys"] / name
+        assert made.stat().st_uid == PLATFORM_UID, variable
+    assert {path.name: path.read_bytes() for path in dirs["log-keys"].iterdir()} == log_keys, \
+        "the message log keys are made once and never replaced"
     key = dirs["keys"] / compose_init.PRIVATE_KEY
     assert (key.stat().st_uid, stat.S_IMODE(key.stat().st_mode)) == (PLATFORM_UID, 0o600)
     public = (dirs["public"] / compose_init.PUBLIC_KEY).read_bytes()

@@ -26,6 +26,8 @@ from tests.deploy.manifests import OVERLAYS, validate
 from tests.deploy.source_env import all_reads, component_reads
 
 CLUSTERS = ("k8s/overlays/dev", "k8s/overlays/prod")
+# Components that must run exactly one replica: the archive reads its stream in order from its offset.
+SINGLETONS = {"archive"}
 WORKLOADS = ("Deployment", "StatefulSet")
 OTEL_NAMES = {getattr(otel_env, name) for name in dir(otel_env) if name.startswith("OTEL_")}
 
@@ -166,10 +168,16 @@ def test_services_are_probed_through_their_health_rpc_within_192Mi(overlay: str)
 def test_ports_are_the_ones_the_code_binds(overlay: str) -> None:
     config = config_data(overlay)
     gateway = main_container(named(overlay, "Deployment", "gateway"))
-    grpc_port = _port(config["EGOV_GATEWAY_ADDRESS"])
-    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert gateway[probe]["grpc"]["port"] == grpc_port
+    grpc_port, agency_port = _port(config["EGOV_GATEWAY_ADDRESS"]), _port(config["EGOV_GATEWAY_AGENCY_ADDRESS"])
+    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port, agency_port]
+    # TLS is on, so not the kubelet's gRPC probe: grpc.health over TLS, trusting the mounted CA file.
+    for probe in ("startupProbe", "readinessProbe"):
+        command = gateway[probe]["exec"]["command"]
+        assert command[:4] == ["python", "-m", "deploy.docker.healthcheck", "grpc-tls"], probe
+        assert _port(command[4]) == grpc_port and command[5] == config["EGOV_GATEWAY_TLS_CLIENT_CA"], probe
+    assert gateway["livenessProbe"]["tcpSocket"]["port"] == grpc_port
+    gateway_service = named(overlay, "Service", "gateway")
+    assert {p["port"] for p in gateway_service["spec"]["ports"]} == {grpc_port, agency_port}
     web_port = _port(config["EGOV_WEB_ADDRESS"])
     for svc in ("payments", "postal"):
         ports = main_container(named(overlay, "Deployment", svc))["ports"]
@@ -223,8 +231,11 @@ def test_scaling_and_disruption_cover_the_platform(overlay: str) -> None:
     assert set(PLATFORM) <= budgets
     if overlay.endswith("prod"):
         assert all(spec["minReplicas"] >= 2 for spec in targets.values())
-        fixed = [d for d in objects(overlay, "Deployment") if d["metadata"]["name"] not in targets]
+        fixed = [d for d in objects(overlay, "Deployment") if d["metadata"]["name"] not in set(targets) | SINGLETONS]
         assert all(d["spec"]["replicas"] >= 2 for d in fixed)
+        for name in SINGLETONS:
+            singleton = named(overlay, "Deployment", name)
+            assert singleton["spec"]["replicas"] == 1 and singleton["spec"]["strategy"]["type"] == "Recreate", name
     else:
         assert all(spec["maxReplicas"] == 1 for spec in targets.values())
         assert all(w["spec"]["replicas"] == 1 for w in objects(overlay, "Deployment") + objects(overlay, "StatefulSet")
@@ -245,7 +256,8 @@ def test_network_is_denied_by_default_and_only_the_edge_is_open(overlay: str) ->
                 open_to_all |= {(name, port["port"]) for name in names for port in rule["ports"]}
     config = config_data(overlay)
     web = _port(config["EGOV_WEB_ADDRESS"])
-    assert open_to_all == {("gateway", _port(config["EGOV_GATEWAY_ADDRESS"])), ("payments", web), ("postal", web)}
+    gateway = {("gateway", _port(config[name])) for name in ("EGOV_GATEWAY_ADDRESS", "EGOV_GATEWAY_AGENCY_ADDRESS")}
+    assert open_to_all == gateway | {("payments", web), ("postal", web)}
 
 
 def test_prod_pins_every_image() -> None:
@@ -258,4 +270,8 @@ def test_prod_pins_every_image() -> None:
     (mongodb,) = objects("k8s/overlays/prod", "MongoDBCommunity")
     assert re.fullmatch(r"\d+\.\d+\.\d+", mongodb["spec"]["version"])
     users = mongodb["spec"]["users"]
-    assert {role["db"] for role in users[0]["roles"]} == {f"egov_{svc}" for svc in SERVICES}
+    # One database per nameko service deployed (SERVICES, and one not yet in the local stack alike) and the gateway's.
+    owners = {d["metadata"]["name"] for d in objects("k8s/overlays/prod", "Deployment")
+              if main_container(d).get("command", [])[:2] == ["nameko", "run"]} | {"gateway"}
+    assert set(PLATFORM) <= owners
+    assert {role["db"] for role in users[0]["roles"]} == {f"egov_{owner}" for owner in owners}
