@@ -23,7 +23,7 @@ from gateway.members import CertificateRefused, Registry, SubsystemId, identify
 from gateway.methods import Method
 from services.common.caller import Caller, CallerKind
 from services.common.errors import Unauthenticated
-from services.common.tokens import verify_token
+from services.common.tokens import load_public_key, verify_token
 
 Metadata = Mapping[str, Sequence[str]]
 _BEARER = re.compile(r"Bearer +(\S+)", re.IGNORECASE)
@@ -37,7 +37,7 @@ class BearerTokenResolver:
     """`authorization: Bearer <jwt>`: a token identity issued to a citizen or civil servant."""
 
     def __init__(self, public_key_pem: bytes) -> None:
-        self._public_key = public_key_pem
+        self._public_key = load_public_key(public_key_pem)
 
     def resolve(self, metadata: Metadata, context: grpc.ServicerContext) -> Caller | None:
         values = metadata.get("authorization", ())

@@ -88,7 +88,9 @@ class Stack:
         parsed = urllib.parse.urlsplit(base)
         self.amqp_uri = parsed._replace(path="/" + urllib.parse.quote(self.vhost, safe="")).geturl()
         self.external_mongo = mongo_uri
-        self.mongo_uri = mongo_uri or f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true"
+        # Retryable writes off for the local SecantusDB only: it scans its table of remembered writes
+        # on every write and slows down as the table grows (measured in bench/). Production keeps them.
+        self.mongo_uri = mongo_uri or f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true&retryWrites=false"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.extra_env = dict(extra_env or {})
         self.logs = workdir / "logs"
