@@ -54,6 +54,10 @@ test-deploy: install ## kustomize overlays, Kubernetes and compose schemas, file
 	deploy/check-manifests.sh
 	$(PY) -m pytest -q tests/deploy
 
+bench: install ## measure the platform against this machine's raw limits (not part of make test; ~5 min)
+	deploy/local/ensure-rabbitmq.sh
+	$(PY) -m bench
+
 lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/ and gateway/
 	$(BUF) lint protos
 	$(VENV)/bin/ruff check services gateway simulators deploy tests bench

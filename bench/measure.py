@@ -17,6 +17,7 @@ class Result:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    first_error: str = ""
 
     @property
     def rate(self) -> float:
@@ -25,7 +26,7 @@ class Result:
     def row(self) -> dict[str, object]:
         return {"name": self.name, "concurrency": self.concurrency, "calls": self.calls, "errors": self.errors,
                 "rate": round(self.rate, 1), "p50_ms": round(self.p50_ms, 2), "p95_ms": round(self.p95_ms, 2),
-                "p99_ms": round(self.p99_ms, 2)}
+                "p99_ms": round(self.p99_ms, 2), **({"first_error": self.first_error} if self.first_error else {})}
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -40,6 +41,7 @@ def closed_loop(name: str, make_call: Callable[[], Callable[[], object]], concur
     """`make_call` is run once per caller thread (to build per-thread clients) and returns the call."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
+    first_error: list[str] = []
     start_barrier = threading.Barrier(concurrency + 1)
     stop_at = [0.0]
     measure_from = [0.0]
@@ -54,8 +56,10 @@ def closed_loop(name: str, make_call: Callable[[], Callable[[], object]], concur
                 return
             try:
                 call()
-            except Exception:
+            except Exception as exc:
                 errors[i] += 1
+                if not first_error:
+                    first_error.append(f"{type(exc).__name__}: {exc}"[:300])
                 continue
             t1 = time.perf_counter()
             if t0 >= measure_from[0]:
@@ -72,7 +76,8 @@ def closed_loop(name: str, make_call: Callable[[], Callable[[], object]], concur
         t.join()
     flat = sorted(x for lst in latencies for x in lst)
     return Result(name, concurrency, len(flat), sum(errors), seconds,
-                  percentile(flat, 0.50) * 1000, percentile(flat, 0.95) * 1000, percentile(flat, 0.99) * 1000)
+                  percentile(flat, 0.50) * 1000, percentile(flat, 0.95) * 1000, percentile(flat, 0.99) * 1000,
+                  first_error[0] if first_error else "")
 
 
 def mean(values: list[float]) -> float:

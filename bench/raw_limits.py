@@ -15,22 +15,37 @@ from pymongo import MongoClient
 from bench.echo_grpc import METHOD
 from bench.measure import Result, closed_loop
 from deploy.local.stack import ROOT, free_port, wait_for_port
+from gateway.rpc_client import NamekoRpcClient
 
 BIN = Path(sys.executable).parent
 
 
-def grpc_echo(concurrency: int, seconds: float) -> Result:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.echo_grpc", "--port", str(port)], cwd=ROOT)
-    try:
-        wait_for_port(port, 20, server, "grpc echo")
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        echo = channel.unary_unary(METHOD)
+class GrpcEcho:
+    """The echo server as its own process, measured with one shared channel (as the gateway bench)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.echo_grpc", "--port", str(self.port)], cwd=ROOT)
+        wait_for_port(self.port, 20, self.proc, "grpc echo")
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+
+    def measure(self, concurrency: int, seconds: float) -> Result:
+        echo = self.channel.unary_unary(METHOD)
         payload = b"x" * 200
         return closed_loop("grpcio echo", lambda: (lambda: echo(payload, timeout=5)), concurrency, seconds)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def grpc_echo(concurrency: int, seconds: float) -> Result:
+    server = GrpcEcho()
+    try:
+        return server.measure(concurrency, seconds)
     finally:
-        server.terminate()
-        server.wait()
+        server.close()
 
 
 class NamekoEcho:
@@ -54,7 +69,20 @@ class NamekoEcho:
                         raise
                     time.sleep(0.2)
 
+    def measure_shared_client(self, concurrency: int, seconds: float) -> Result:
+        """One `NamekoRpcClient` (the gateway's client) shared by all caller threads."""
+        client = NamekoRpcClient(self.amqp_uri, name="bench-echo")
+        client.start(wait=10)
+        request = {"procedure_code": "1.001612", "note": "x" * 150}
+        kwargs = {"request": request, "caller": {"kind": "CALLER_KIND_CITIZEN"}}
+        try:
+            return closed_loop("nameko RPC echo", lambda: (
+                lambda: client.call("bench_echo", "echo", kwargs, timeout=10)), concurrency, seconds)
+        finally:
+            client.close()
+
     def measure(self, concurrency: int, seconds: float) -> Result:
+        """nameko's own standalone client, one per caller thread (each waits for a publish confirm)."""
         local = threading.local()
         clients: list[Any] = []
 
@@ -67,7 +95,7 @@ class NamekoEcho:
             return lambda: proxy.echo(request=request, caller={"kind": "CALLER_KIND_CITIZEN"})
 
         try:
-            return closed_loop("nameko RPC echo", make_call, concurrency, seconds)
+            return closed_loop("nameko RPC echo (ClusterRpcClient)", make_call, concurrency, seconds)
         finally:
             for client in clients:
                 client.stop()
