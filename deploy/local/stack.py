@@ -105,6 +105,7 @@ class Stack:
         env.update({
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos'}",
             "PYTHONUNBUFFERED": "1",
+            "MALLOC_MMAP_THRESHOLD_": "131072",   # as in the image: see deploy/docker/Dockerfile
             "EGOV_AMQP_URI": self.amqp_uri,
             "EGOV_MONGO_URI": self.mongo_uri,
             "EGOV_TOKEN_PRIVATE_KEY_FILE": str(keys / "token-signing.pem"),
