@@ -10,6 +10,9 @@ What it writes into DIR (keys are PEM, mode 0600):
 - `agencies/<member code>_<subsystem>.pem|.key`: one client certificate per agency subsystem, CN = the
   subsystem id `VN/GOV/<member code>/<subsystem>`; register each with
   `egov-gateway certs register <subsystem id> <file>.pem`.
+- `services/<member code>_<subsystem>.pem|.key`: client certificates of the platform's own services
+  as subsystems (`VN/GOV/HUE/identity`), presented on the gateway's outbound listener when they call
+  an external system through it.
 - `external/<name>.pem|.key`: server certificates for the external systems the gateway reaches
   (SAN <name>, localhost, 127.0.0.1), and `external/gateway-client.pem|.key`, the gateway's client
   certificate towards them.
@@ -37,6 +40,8 @@ INSTANCE = "VN"
 # The systems of `make run`: the province's one-stop desk and a VNPost counter system.
 DEMO_AGENCIES = ("VN/GOV/000.00.15.H57/one-stop-desk", "VN/COM/0100109106/vnpost-counter")
 DEMO_EXTERNAL = ("population", "business-registry")
+# The platform's own services that call external systems through the gateway's outbound exchange.
+PLATFORM_SERVICES = ("VN/GOV/HUE/identity",)
 SERVER_NAMES = ("127.0.0.1", "localhost", "gateway")
 
 
@@ -138,7 +143,7 @@ def file_name(subsystem_id: str) -> str:
 
 
 def make_all(out: Path, agencies: Sequence[str] = DEMO_AGENCIES,
-             external: Sequence[str] = DEMO_EXTERNAL) -> Issued:
+             external: Sequence[str] = DEMO_EXTERNAL, services: Sequence[str] = PLATFORM_SERVICES) -> Issued:
     """Write the CA and every certificate into `out`. What exists is kept (a registered
     certificate keeps its fingerprint), so running it again only adds what is missing."""
     out.mkdir(parents=True, exist_ok=True)
@@ -156,6 +161,8 @@ def make_all(out: Path, agencies: Sequence[str] = DEMO_AGENCIES,
     once(out, "gateway", "gateway", SERVER_NAMES, client=False)
     for subsystem_id in agencies:
         once(out / "agencies", file_name(subsystem_id), subsystem_id)
+    for subsystem_id in services:
+        once(out / "services", file_name(subsystem_id), subsystem_id)
     for name in external:
         once(out / "external", name, name, (name, "localhost", "127.0.0.1"), client=False)
     once(out / "external", "gateway-client", "gateway")

@@ -6,6 +6,8 @@ maintenance mode, in the gateway's database (EGOV_MONGO_URI, EGOV_GATEWAY_DB).
     egov-gateway certs register VN/GOV/000.00.15.H57/one-stop-desk desk.pem
     egov-gateway grants add /egov.procedures.v1.ProcedureService/SubmitDossier \
         --subsystem VN/GOV/000.00.15.H57/one-stop-desk
+    egov-gateway external add VN/GOV/BCA/population --address population.example:443 \
+        --ca bca-ca.pem --server-name population.example --service egov.population.v1.PopulationRegistry
     egov-gateway log verify
 
 A change is in force once every running gateway has loaded it; the command waits for that (at most
@@ -31,13 +33,16 @@ from gateway import log_archive
 from gateway.members import (
     Certificate,
     Channel,
+    ExternalSystem,
     Grant,
     Limits,
     Member,
     MemberId,
     Subsystem,
     SubsystemId,
+    check_address,
     check_code,
+    check_service_name,
 )
 from gateway.message_log import SEAL, Verdict, public_key_from_pem, verify
 from gateway.message_log_store import MongoLogStore
@@ -59,9 +64,11 @@ grants_app = typer.Typer(help="Access rights: (subsystem or group) x gRPC method
                          no_args_is_help=True)
 log_app = typer.Typer(help="The message log: verify, seal, archive.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Maintenance (draining) mode.", no_args_is_help=True)
+external_app = typer.Typer(help="External systems the platform's services reach through the outbound exchange.",
+                           no_args_is_help=True)
 for sub, name in ((members_app, "members"), (subsystems_app, "subsystems"), (certs_app, "certs"),
                   (groups_app, "groups"), (grants_app, "grants"), (log_app, "log"),
-                  (maintenance_app, "maintenance")):
+                  (maintenance_app, "maintenance"), (external_app, "external")):
     app.add_typer(sub, name=name)
 
 console = Console(soft_wrap=True)
@@ -353,15 +360,71 @@ def _grantable() -> list[str]:
     return sorted(m.full_name for m in build_method_table().values() if CallerKind.AGENCY in m.access)
 
 
+def _external_method(method: str) -> bool:
+    """A method of a service some registered external system serves (their methods are not known here:
+    the gateway forwards them without decoding)."""
+    return _ctx().registry.load().route(method) is not None
+
+
 def _grant(method: str, subsystem: str, group: str, check_method: bool = True) -> Grant:
     if bool(subsystem) == bool(group):
         raise InvalidArgument("client", "give exactly one of --subsystem or --group")
-    if check_method and method not in _grantable():
+    if check_method and method not in _grantable() and not _external_method(method):
         if method in gateway_method_table():
             raise InvalidArgument("method", f"{method} is the gateway's own; every member may call it")
         raise InvalidArgument("method", f"{method} is not a method agency systems may call "
-                                        "(see `egov-gateway grants methods`)")
+                                        "(see `egov-gateway grants methods`) nor one of a registered "
+                                        "external system (see `egov-gateway external list`)")
     return Grant.for_subsystem(SubsystemId.parse(subsystem), method) if subsystem else Grant.for_group(group, method)
+
+
+# -- external systems -------------------------------------------------------------------------------
+
+@external_app.command("add")
+def external_add(
+    subsystem: Annotated[str, typer.Argument(help="the external system's id, VN/<class>/<member code>/<code>")],
+    address: Annotated[str, typer.Option("--address", help="host:port where it listens")],
+    ca: Annotated[Path, typer.Option("--ca", help="CA certificate(s) that issue its server certificate, PEM")],
+    server_name: Annotated[str, typer.Option("--server-name", help="the name its server certificate carries")],
+    service: Annotated[list[str], typer.Option("--service", help="a full gRPC service name it serves "
+                                                                 "(repeatable)")],
+    wait: Wait = 10.0,
+) -> None:
+    """Register an external system (its member must be registered): calls of its services' methods on
+    the outbound listener are forwarded to it over mutual TLS, for subsystems granted the method."""
+    try:
+        try:
+            pem = ca.read_bytes()
+            x509.load_pem_x509_certificates(pem)
+        except (OSError, ValueError) as exc:
+            raise InvalidArgument("ca", f"cannot read PEM certificates from {ca}: {exc}") from None
+        if not service:
+            raise InvalidArgument("service", "give at least one --service")
+        system = ExternalSystem(SubsystemId.parse(subsystem), check_address(address),
+                                _required(server_name, "server_name"), pem,
+                                frozenset(check_service_name(s) for s in service))
+        version = _ctx().registry.add_external_system(system)
+    except DomainError as exc:
+        raise _refuse(exc) from None
+    _confirm(version, wait, f"external system {system.id} added at {system.address}")
+
+
+@external_app.command("remove")
+def external_remove(subsystem: str, wait: Wait = 10.0) -> None:
+    """Stop routing to an external system: calls of its methods answer UNIMPLEMENTED."""
+    try:
+        version = _ctx().registry.remove_external_system(SubsystemId.parse(subsystem))
+    except DomainError as exc:
+        raise _refuse(exc) from None
+    _confirm(version, wait, f"external system {subsystem} removed")
+
+
+@external_app.command("list")
+def external_list() -> None:
+    table = Table("external system", "address", "server name", "services")
+    for doc in _ctx().registry.find("external_systems"):
+        table.add_row(doc["_id"], doc["address"], doc["server_name"], "\n".join(doc["services"]))
+    console.print(table)
 
 
 # -- message log ------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Security material is read from files named by the environment. Left unset, the gateway still runs
 for local development, and says so loudly at start-up: without EGOV_GATEWAY_TLS_* it listens in
-plaintext and no agency system can be identified; without EGOV_GATEWAY_LOG_KEY_FILE or
+plaintext and no agency system can be identified (EGOV_GATEWAY_OUTBOUND_TLS_* give the outbound
+listener TLS of its own, e.g. while the public listener stays plaintext); without EGOV_GATEWAY_LOG_KEY_FILE or
 EGOV_GATEWAY_SEAL_KEY_FILE it makes a key for this run only (pseudonyms and seals then cannot be
 linked to another run's).
 """
@@ -65,8 +66,8 @@ class TlsFiles:
     client_ca: bytes         # the CA(s) whose client certificates agency systems present, PEM
 
     @classmethod
-    def from_env(cls) -> "TlsFiles | None":
-        names = ("EGOV_GATEWAY_TLS_CERT", "EGOV_GATEWAY_TLS_KEY", "EGOV_GATEWAY_TLS_CLIENT_CA")
+    def from_env(cls, names: tuple[str, str, str] = (
+            "EGOV_GATEWAY_TLS_CERT", "EGOV_GATEWAY_TLS_KEY", "EGOV_GATEWAY_TLS_CLIENT_CA")) -> "TlsFiles | None":
         values = [read_file(name) for name in names]
         if not any(values):
             return None
@@ -75,6 +76,24 @@ class TlsFiles:
             raise ConfigError(f"mutual TLS needs all of {', '.join(names)}; missing: {', '.join(missing)}")
         certificate, key, client_ca = (v or b"" for v in values)
         return cls(certificate, key, client_ca)
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """The gateway's own client certificate, presented to external systems (outbound, second leg)."""
+
+    certificate: bytes
+    key: bytes
+
+    @classmethod
+    def from_env(cls) -> "ClientCertificate | None":
+        names = ("EGOV_GATEWAY_OUTBOUND_CLIENT_CERT", "EGOV_GATEWAY_OUTBOUND_CLIENT_KEY")
+        certificate, key = (read_file(name) for name in names)
+        if not certificate and not key:
+            return None
+        if not certificate or not key:
+            raise ConfigError(f"the gateway's client certificate needs both {' and '.join(names)}")
+        return cls(certificate, key)
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,9 @@ class GatewayConfig:
     token_public_key: bytes
     tls: TlsFiles | None = None
     agency_address: str = "0.0.0.0:50052"     # the mutual TLS listener for agency systems
+    outbound_address: str = "0.0.0.0:50053"   # where platform services call external systems
+    outbound_tls: TlsFiles | None = None      # its own TLS files; None: those of `tls`
+    outbound_client: ClientCertificate | None = None
     mongo_uri: str = ""                       # "": no database (tests): a fixed registry, log in memory
     db_name: str = "egov_gateway"
     instance: str = ""
@@ -127,6 +149,10 @@ class GatewayConfig:
             token_public_key=token_public_key,
             tls=TlsFiles.from_env(),
             agency_address=env("EGOV_GATEWAY_AGENCY_ADDRESS", "0.0.0.0:50052"),
+            outbound_address=env("EGOV_GATEWAY_OUTBOUND_ADDRESS", "0.0.0.0:50053"),
+            outbound_tls=TlsFiles.from_env(("EGOV_GATEWAY_OUTBOUND_TLS_CERT", "EGOV_GATEWAY_OUTBOUND_TLS_KEY",
+                                            "EGOV_GATEWAY_OUTBOUND_TLS_CLIENT_CA")),
+            outbound_client=ClientCertificate.from_env(),
             mongo_uri=mongo_uri(),
             db_name=database_name("gateway"),
             instance=env("EGOV_GATEWAY_INSTANCE", f"{socket.gethostname()}:{os.getpid()}"),
@@ -147,3 +173,9 @@ class GatewayConfig:
             raise ConfigError("EGOV_GATEWAY_DEFAULT_DEADLINE_SECONDS must not exceed "
                               "EGOV_GATEWAY_MAX_DEADLINE_SECONDS")
         return config
+
+    @property
+    def outbound_listener_tls(self) -> TlsFiles | None:
+        """The outbound listener's TLS: its own files if given, else the gateway's (plaintext only
+        when neither is set: local development)."""
+        return self.outbound_tls or self.tls

@@ -7,6 +7,11 @@ Identifiers follow X-Road: a member is `<instance>/<class>/<member code>`, a sub
 The member code of a state agency is its agency code (the code procedures and dossiers carry), so an
 agency caller's `agency_code` is its member code. Rights are granted to a subsystem or to a group of
 subsystems, per full gRPC method name; there is no wildcard and nothing is granted by default.
+
+External systems (other agencies' systems the platform's own services call through the gateway's
+outbound exchange, e.g. the national population database `VN/GOV/BCA/population`) are registered
+with where they listen, how to verify them and the gRPC services they serve; a method of one of
+those services is routed to it, under the same grants as inbound calls.
 """
 
 import re
@@ -20,6 +25,8 @@ INSTANCE = "VN"
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _METHOD = re.compile(r"/[a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9]*/[A-Z][A-Za-z0-9]*")
+_SERVICE = re.compile(r"[a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9]*")
+_ADDRESS = re.compile(r"[0-9A-Za-z.:\[\]-]+:[0-9]{1,5}")
 
 
 class MemberClass(StrEnum):
@@ -53,6 +60,19 @@ def check_method_name(value: str) -> str:
     if not _METHOD.fullmatch(value):
         raise InvalidArgument("method", f"must be a full gRPC method name like "
                                         f"/egov.procedures.v1.ProcedureService/GetDossier, got {value!r}")
+    return value
+
+
+def check_service_name(value: str) -> str:
+    if not _SERVICE.fullmatch(value):
+        raise InvalidArgument("service", f"must be a full gRPC service name like "
+                                         f"egov.population.v1.PopulationRegistry, got {value!r}")
+    return value
+
+
+def check_address(value: str) -> str:
+    if not _ADDRESS.fullmatch(value):
+        raise InvalidArgument("address", f"must be host:port, got {value!r}")
     return value
 
 
@@ -147,6 +167,19 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class ExternalSystem:
+    """Another agency's system the gateway calls on behalf of the platform's services. The gateway
+    verifies its server certificate against `ca` under `server_name` and presents its own client
+    certificate: mutual TLS on this leg too."""
+
+    id: SubsystemId
+    address: str                  # host:port
+    server_name: str              # the name its certificate must carry
+    ca: bytes                     # PEM of the CA(s) that issue its server certificate
+    services: frozenset[str]      # full gRPC service names it serves
+
+
+@dataclass(frozen=True)
 class Registry:
     """One consistent snapshot; never changed after it is built."""
 
@@ -157,12 +190,15 @@ class Registry:
     groups: Mapping[str, frozenset[SubsystemId]] = field(default_factory=dict)
     grants: frozenset[Grant] = frozenset()
     maintenance: bool = False
+    external_systems: Mapping[SubsystemId, ExternalSystem] = field(default_factory=dict)
     _granted: Mapping[SubsystemId, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    _routes: Mapping[str, ExternalSystem] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, *, version: int, members: Iterable[Member], subsystems: Iterable[Subsystem],
               certificates: Iterable[Certificate], groups: Mapping[str, Iterable[SubsystemId]],
-              grants: Iterable[Grant], maintenance: bool = False) -> "Registry":
+              grants: Iterable[Grant], maintenance: bool = False,
+              external_systems: Iterable[ExternalSystem] = ()) -> "Registry":
         group_sets = {code: frozenset(ids) for code, ids in groups.items()}
         grant_set = frozenset(grants)
         subsystem_map = {s.id: s for s in subsystems}
@@ -172,9 +208,16 @@ class Registry:
             holders = group_sets.get(name, frozenset()) if kind == "group" else {SubsystemId.parse(name)}
             for holder in holders:
                 granted.setdefault(holder, set()).add(grant.method)
+        externals = {e.id: e for e in external_systems}
         return cls(version=version, members={m.id: m for m in members}, subsystems=subsystem_map,
                    certificates={c.fingerprint: c for c in certificates}, groups=group_sets, grants=grant_set,
-                   maintenance=maintenance, _granted={sid: frozenset(ms) for sid, ms in granted.items()})
+                   maintenance=maintenance, external_systems=externals,
+                   _granted={sid: frozenset(ms) for sid, ms in granted.items()},
+                   _routes={service: e for e in externals.values() for service in e.services})
+
+    def route(self, method: str) -> ExternalSystem | None:
+        """The external system serving a full method name `/package.Service/Method`, if any."""
+        return self._routes.get(method.lstrip("/").partition("/")[0])
 
     def is_granted(self, subsystem: SubsystemId, method: str) -> bool:
         return method in self._granted.get(subsystem, frozenset())

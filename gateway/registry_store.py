@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from gateway.members import (
     Certificate,
     Channel,
+    ExternalSystem,
     Grant,
     Limits,
     Member,
@@ -67,6 +68,7 @@ class RegistryStore:
             groups={d["_id"]: [SubsystemId.parse(s) for s in d["subsystems"]] for d in self.db["groups"].find()},
             grants=[Grant(d["client"], d["method"]) for d in self.db["grants"].find()],
             maintenance=bool(settings.get("maintenance", False)),
+            external_systems=[_external_system(d) for d in self.db["external_systems"].find()],
         )
 
     def heartbeat(self, instance: str, loaded_version: int) -> None:
@@ -146,6 +148,23 @@ class RegistryStore:
             raise NotFound("grant", f"{grant.client} has no grant of {grant.method}")
         return self._bump()
 
+    def add_external_system(self, system: ExternalSystem) -> int:
+        self._require("members", str(system.id.member), f"member {system.id.member}")
+        taken = self.db["external_systems"].find_one({"services": {"$in": sorted(system.services)}})
+        if taken is not None:
+            raise AlreadyExists("service", f"{', '.join(sorted(set(taken['services']) & system.services))} "
+                                           f"is already served by {taken['_id']}")
+        self._insert("external_systems", {
+            "_id": str(system.id), "member": str(system.id.member), "address": system.address,
+            "server_name": system.server_name, "ca": system.ca.decode("ascii"), "services": sorted(system.services),
+            "registered_at": datetime.now(UTC)}, f"external system {system.id}")
+        return self._bump()
+
+    def remove_external_system(self, system: SubsystemId) -> int:
+        if self.db["external_systems"].delete_one({"_id": str(system)}).deleted_count == 0:
+            raise NotFound("external_system", f"no external system {system} is registered")
+        return self._bump()
+
     def set_maintenance(self, on: bool) -> int:
         self.db["settings"].update_one({"_id": REGISTRY}, {"$set": {"maintenance": on}}, upsert=True)
         return self._bump()
@@ -177,6 +196,11 @@ class RegistryStore:
 
 def _limits_doc(limits: Limits) -> Document:
     return {"rate_per_second": limits.rate_per_second, "burst": limits.burst, "concurrency": limits.concurrency}
+
+
+def _external_system(doc: Document) -> ExternalSystem:
+    return ExternalSystem(SubsystemId.parse(doc["_id"]), doc["address"], doc["server_name"], doc["ca"].encode("ascii"),
+                          frozenset(doc["services"]))
 
 
 def _member(doc: Document) -> Member:

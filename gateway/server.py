@@ -12,6 +12,11 @@ because grpcio can either require a verified client certificate or not ask for o
 ask for one and let a call without one through. Without TLS settings there is one plaintext listener
 and no agency can be identified: for local development only, and the log says so.
 
+The outbound exchange (gateway.outbound) is a second grpcio server on EGOV_GATEWAY_OUTBOUND_ADDRESS:
+the platform's own services call external systems there. A server of its own, because every port of
+one grpcio server serves every method: the platform's API must not be callable on the outbound port,
+nor external systems' methods on the public one.
+
 Maintenance (`egov-gateway maintenance on`): health turns NOT_SERVING, new calls are answered
 UNAVAILABLE, calls in flight finish. SIGTERM: the same, then in-flight calls get `grace` seconds, the
 message log writes and seals what it holds, and the process exits.
@@ -55,6 +60,8 @@ from gateway.message_log_store import InMemoryLogStore, LogStore, MongoLogStore
 from gateway.message_log_writer import MessageLog
 from gateway.metadata import MetadataService
 from gateway.methods import Method, build_method_table, gateway_method_table, grpc_service_names
+from gateway.outbound import ExternalChannels, OutboundExchange
+from gateway.outbound import listen as listen_outbound
 from gateway.registry_cache import FixedRegistry, RegistryCache, RegistrySource
 from gateway.registry_store import RegistryStore
 from gateway.rpc_client import NamekoRpcClient, RpcBackend
@@ -72,15 +79,26 @@ class Gateway:
     registry: RegistryCache
     message_log: MessageLog
     services: list[str]
+    outbound_server: grpc.Server | None = None
+    outbound_port: int | None = None
+    external_channels: ExternalChannels | None = None
 
     def start(self) -> None:
         self.registry.start()
         self.message_log.start()
         self.server.start()
+        if self.outbound_server is not None:
+            self.outbound_server.start()
 
     def stop(self, grace: float) -> None:
         self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        stopped = [self.server.stop(grace)]
+        if self.outbound_server is not None:
+            stopped.append(self.outbound_server.stop(grace))
+        for event in stopped:
+            event.wait()
+        if self.external_channels is not None:
+            self.external_channels.close()
         self.message_log.stop()
         self.registry.stop()
 
@@ -142,8 +160,32 @@ def build_gateway(config: GatewayConfig, backend: RpcBackend, table: Mapping[str
     reflection.enable_server_reflection((*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     port, agency_port = _listen(server, config)
     gateway = Gateway(server, health_servicer, port, agency_port, registry, message_log, services)
+    if config.outbound_address:
+        _add_outbound(gateway, config, limiter, log_key)
     registry.on_change = gateway.on_registry_change
     return gateway
+
+
+def _add_outbound(gateway: Gateway, config: GatewayConfig, limiter: MemberLimiter, log_key: LogKey) -> None:
+    tls = config.outbound_listener_tls
+    if tls is not None and config.outbound_client is None:
+        log.warning("EGOV_GATEWAY_OUTBOUND_CLIENT_CERT/KEY are not set: external systems that require the "
+                    "gateway's client certificate will refuse its calls")
+    channels = ExternalChannels(config.outbound_client)
+    exchange = OutboundExchange(gateway.registry.current, channels, limiter, gateway.message_log, log_key,
+                                tls=tls is not None, default_deadline=config.default_deadline,
+                                max_deadline=config.max_deadline, max_message_bytes=config.max_message_bytes,
+                                durable=config.log_durable)
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="gateway-outbound"),
+        options=[("grpc.max_receive_message_length", config.grpc_message_limit),
+                 ("grpc.max_send_message_length", config.grpc_message_limit)],
+        maximum_concurrent_rpcs=config.workers,
+    )
+    server.add_generic_rpc_handlers((exchange,))
+    gateway.outbound_port = listen_outbound(
+        server, config.outbound_address, (tls.certificate, tls.key, tls.client_ca) if tls else None)
+    gateway.outbound_server, gateway.external_channels = server, channels
 
 
 def _listen(server: grpc.Server, config: GatewayConfig) -> tuple[int, int | None]:
@@ -199,6 +241,8 @@ def serve() -> None:
     gateway.start()
     log.info("gateway listening", extra={"fields": {
         "address": config.address, "agency_address": config.agency_address if gateway.agency_port else None,
+        "outbound_address": config.outbound_address or None,
+        "outbound_tls": config.outbound_listener_tls is not None,
         "tls": config.tls is not None, "workers": config.workers, "log_chain": config.log_chain}})
     stopping.wait()
     log.info("stopping: draining calls for up to %.1f s", config.grace)

@@ -2,6 +2,10 @@
 answering egov.population.v1.PopulationRegistry/VerifyCitizen from a JSON file of fictional residents.
 
     python -m simulators.population --port 50061 [--data simulators/data/population.json]
+        [--tls-cert population.pem --tls-key population.key --client-ca ca.pem]
+
+With the TLS options it requires a client certificate from --client-ca (the gateway's, on the second
+leg of the outbound exchange) and refuses any connection without one.
 
 The first five residents of the default data set are fixed (see its "well_known" line); tests and
 the demo rely on them.
@@ -24,6 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from egov.population.v1 import population_pb2 as pb
 from egov.population.v1 import population_pb2_grpc as pb_grpc
+from simulators.grpc_tls import add_tls_arguments, listen
 
 log = logging.getLogger("simulators.population")
 
@@ -79,15 +84,14 @@ class PopulationRegistry(pb_grpc.PopulationRegistryServicer):
         return pb.VerifyCitizenResponse(result=result)
 
 
-def build_server(residents: Mapping[str, Resident], address: str) -> tuple[grpc.Server, int]:
+def build_server(residents: Mapping[str, Resident]) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     pb_grpc.add_PopulationRegistryServicer_to_server(PopulationRegistry(residents), server)
     health_servicer = health.HealthServicer()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(address)
-    return server, port
+    return server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,16 +99,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSON file of residents")
+    add_tls_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     residents = load_residents(args.data)
-    server, port = build_server(residents, f"{args.host}:{args.port}")
+    server = build_server(residents)
+    port, tls = listen(server, f"{args.host}:{args.port}", args)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     server.start()
-    log.info("population registry with %d residents listening on %s:%d", len(residents), args.host, port)
+    log.info("population registry with %d residents listening on %s:%d (%s)", len(residents), args.host, port,
+             "mutual TLS" if tls else "plaintext")
     stopping.wait()
     log.info("stopping")
     server.stop(STOP_GRACE_SECONDS).wait()

@@ -18,9 +18,11 @@ import time
 import urllib.parse
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from services.common.tokens import generate_key_pair
 
@@ -37,7 +39,17 @@ SERVICES = {
     "postal": "services.postal.service:PostalService",
     "notifications": "services.notifications.service:NotificationsService",
 }
-SIMULATORS = ("population", "paygate", "postal_operator", "sms", "push", "mailbox")
+SIMULATORS = ("population", "business_registry", "paygate", "postal_operator", "sms", "push", "mailbox")
+# The outbound exchange of a stack with a gateway: identity (a subsystem of the province) reaches
+# the national databases (external systems of their ministries) through the gateway, mutual TLS on
+# both legs. (external system, member name, certificate name in certs/external, gRPC service, method)
+IDENTITY_SUBSYSTEM = "VN/GOV/HUE/identity"
+EXTERNAL_SYSTEMS = (
+    ("VN/GOV/BCA/population", "Bộ Công an", "population", "egov.population.v1.PopulationRegistry",
+     "VerifyCitizen"),
+    ("VN/GOV/BKHDT/business-registry", "Bộ Kế hoạch và Đầu tư", "business-registry",
+     "egov.businessregistry.v1.BusinessRegistry", "VerifyBusiness"),
+)
 
 
 def free_port() -> int:
@@ -64,7 +76,9 @@ class Ports:
     gateway: int = field(default_factory=free_port)
     payments_http: int = field(default_factory=free_port)
     postal_http: int = field(default_factory=free_port)
+    gateway_outbound: int = field(default_factory=free_port)
     population: int = field(default_factory=free_port)
+    business_registry: int = field(default_factory=free_port)
     paygate: int = field(default_factory=free_port)
     postal_operator: int = field(default_factory=free_port)
     sms: int = field(default_factory=free_port)
@@ -96,6 +110,8 @@ class Stack:
         self.logs = workdir / "logs"
         self.paygate_secret = secrets.token_hex(16)
         self.postal_secret = secrets.token_hex(16)
+        # False for a stack started without the gateway: identity then calls the simulators directly.
+        self.outbound_through_gateway = True
 
     # -- configuration --------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -113,7 +129,6 @@ class Stack:
             "EGOV_GATEWAY_ADDRESS": f"127.0.0.1:{p.gateway}",
             "EGOV_GATEWAY_LOG_KEY_FILE": str(self.workdir / "certs" / "message-log.key"),
             "EGOV_GATEWAY_SEAL_KEY_FILE": str(self.workdir / "certs" / "gateway-seal.key"),
-            "EGOV_POPULATION_ADDRESS": f"127.0.0.1:{p.population}",
             "EGOV_PAYGATE_URL": f"http://127.0.0.1:{p.paygate}",
             "EGOV_PAYGATE_SECRET": self.paygate_secret,
             "EGOV_PAYMENTS_CALLBACK_URL": f"http://127.0.0.1:{p.payments_http}/callbacks/paygate",
@@ -125,8 +140,29 @@ class Stack:
             "EGOV_SMS_URL": f"http://127.0.0.1:{p.sms}",
             "EGOV_PUSH_URL": f"http://127.0.0.1:{p.push}",
         })
+        env.update(self.outbound_env())
         env.update(self.extra_env)
         return env
+
+    def outbound_env(self) -> dict[str, str]:
+        """The gateway's outbound listener (mutual TLS, while its public listener stays plaintext) and
+        its client certificate towards external systems; identity's way to them."""
+        p, certs = self.ports, self.workdir / "certs"
+        env = {
+            "EGOV_GATEWAY_OUTBOUND_ADDRESS": f"127.0.0.1:{p.gateway_outbound}",
+            "EGOV_GATEWAY_OUTBOUND_TLS_CERT": str(certs / "gateway.pem"),
+            "EGOV_GATEWAY_OUTBOUND_TLS_KEY": str(certs / "gateway.key"),
+            "EGOV_GATEWAY_OUTBOUND_TLS_CLIENT_CA": str(certs / "ca.pem"),
+            "EGOV_GATEWAY_OUTBOUND_CLIENT_CERT": str(certs / "external" / "gateway-client.pem"),
+            "EGOV_GATEWAY_OUTBOUND_CLIENT_KEY": str(certs / "external" / "gateway-client.key"),
+        }
+        if not self.outbound_through_gateway:
+            return {**env, "EGOV_POPULATION_ADDRESS": f"127.0.0.1:{p.population}",
+                    "EGOV_BUSINESS_REGISTRY_ADDRESS": f"127.0.0.1:{p.business_registry}"}
+        identity = certs / "services" / "GOV_HUE_identity"
+        return {**env, "EGOV_OUTBOUND_ADDRESS": f"127.0.0.1:{p.gateway_outbound}",
+                "EGOV_OUTBOUND_TLS_CERT": f"{identity}.pem", "EGOV_OUTBOUND_TLS_KEY": f"{identity}.key",
+                "EGOV_OUTBOUND_TLS_CA": str(certs / "ca.pem")}
 
     def service_env(self, name: str) -> dict[str, str]:
         env = self.env()
@@ -139,6 +175,7 @@ class Stack:
     def start(self, services: Iterable[str] = SERVICES, gateway: bool = True) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        self.outbound_through_gateway = gateway
         self._make_keys()
         if self.vhost:
             _rabbitmqctl("add_vhost", self.vhost)
@@ -154,6 +191,7 @@ class Stack:
             self.wait_for_service(name)
         if gateway:
             self.start_gateway()
+            self.register_outbound()
 
     def _make_keys(self) -> None:
         keys = self.workdir / "keys"
@@ -183,15 +221,25 @@ class Stack:
 
     def start_simulators(self) -> None:
         p = self.ports
+        certs = self.workdir / "certs"
+
+        def tls(name: str) -> list[str]:
+            if not self.outbound_through_gateway:
+                return []
+            return ["--tls-cert", str(certs / "external" / f"{name}.pem"),
+                    "--tls-key", str(certs / "external" / f"{name}.key"), "--client-ca", str(certs / "ca.pem")]
+
         argv = {
-            "population": ["--port", str(p.population)],
+            "population": ["--port", str(p.population), *tls("population")],
+            "business_registry": ["--port", str(p.business_registry), *tls("business-registry")],
             "paygate": ["--port", str(p.paygate), "--secret", self.paygate_secret],
             "postal_operator": ["--port", str(p.postal_operator), "--secret", self.postal_secret],
             "sms": ["--port", str(p.sms)],
             "push": ["--port", str(p.push)],
             "mailbox": ["--smtp-port", str(p.smtp), "--http-port", str(p.mailbox_http)],
         }
-        waits = {"population": p.population, "paygate": p.paygate, "postal_operator": p.postal_operator,
+        waits = {"population": p.population, "business_registry": p.business_registry,
+                 "paygate": p.paygate, "postal_operator": p.postal_operator,
                  "sms": p.sms, "push": p.push, "mailbox": p.mailbox_http}
         for name in SIMULATORS:
             self._spawn(f"sim-{name}", [sys.executable, "-m", f"simulators.{name}", *argv[name]])
@@ -227,6 +275,52 @@ class Stack:
         proc = self._spawn("gateway", [sys.executable, "-m", "gateway"])
         wait_for_port(self.ports.gateway, 30, proc, "gateway")
         return proc
+
+    def register_outbound(self, timeout: float = 15) -> None:
+        """Register identity, the external systems and identity's grants in the gateway's registry
+        (as `egov-gateway` would), and wait until the running gateway serves them."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from pymongo import MongoClient
+
+        from gateway.members import Certificate, ExternalSystem, Grant, Member, Subsystem, SubsystemId
+        from gateway.registry_store import RegistryStore
+        from services.common.errors import AlreadyExists
+
+        certs = self.workdir / "certs"
+        ca = (certs / "ca.pem").read_bytes()
+        identity = SubsystemId.parse(IDENTITY_SUBSYSTEM)
+        certificate = x509.load_pem_x509_certificate((certs / "services" / "GOV_HUE_identity.pem").read_bytes())
+        listening = {"population": self.ports.population, "business-registry": self.ports.business_registry}
+        client: MongoClient[dict[str, Any]] = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000)
+        versions = [0]
+
+        def apply(change: Callable[[], int]) -> None:
+            with contextlib.suppress(AlreadyExists):    # registered by an earlier start of this stack
+                versions.append(change())
+
+        try:
+            registry = RegistryStore(client, self.env().get("EGOV_GATEWAY_DB") or "egov_gateway")
+            apply(lambda: registry.add_member(Member(identity.member, "Ủy ban nhân dân tỉnh Thừa Thiên Huế")))
+            apply(lambda: registry.add_subsystem(Subsystem(identity)))
+            apply(lambda: registry.register_certificate(Certificate(
+                certificate.fingerprint(hashes.SHA256()).hex(), identity, certificate.subject.rfc4514_string(),
+                certificate.not_valid_after_utc.isoformat())))
+            for system_id, member_name, name, service, method in EXTERNAL_SYSTEMS:
+                system = ExternalSystem(SubsystemId.parse(system_id), f"127.0.0.1:{listening[name]}", name, ca,
+                                        frozenset({service}))
+                grant = Grant.for_subsystem(identity, f"/{service}/{method}")
+                apply(lambda: registry.add_member(Member(system.id.member, member_name)))  # noqa: B023
+                apply(lambda: registry.add_external_system(system))  # noqa: B023
+                apply(lambda: registry.add_grant(grant))  # noqa: B023
+            deadline = time.monotonic() + timeout
+            while not any(g.loaded_version >= max(versions) for g in registry.live_gateways(timedelta(seconds=5))):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the gateway did not load registry version {max(versions)} "
+                                       f"within {timeout:.0f} s")
+                time.sleep(0.05)
+        finally:
+            client.close()
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.processes.pop(name)

@@ -6,27 +6,41 @@ from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
 
-from services.common.config import database_name, env, mongo_uri
+from services.common.config import database_name, mongo_uri
+from services.identity.adapters.business_registry import BusinessRegistry, GrpcBusinessRegistry
+from services.identity.adapters.exchange import Endpoint
 from services.identity.adapters.password_hashing import PasswordHasher
 from services.identity.adapters.population import GrpcPopulationRegistry, PopulationRegistry
 from services.identity.adapters.repository import ensure_indexes
 from services.identity.adapters.signing import TokenSigner
 
-DEFAULT_POPULATION_ADDRESS = "127.0.0.1:50061"
-
 
 class Population(DependencyProvider):  # type: ignore[misc]
-    """The national population database client, shared by all workers (gRPC channels are thread-safe)."""
+    """The national population database client, through the gateway's outbound exchange, shared by
+    all workers (gRPC channels are thread-safe)."""
 
     def setup(self) -> None:
-        self.registry: PopulationRegistry = GrpcPopulationRegistry(
-            env("EGOV_POPULATION_ADDRESS", DEFAULT_POPULATION_ADDRESS))
+        self.registry = GrpcPopulationRegistry(Endpoint.from_env("EGOV_POPULATION_ADDRESS"))
 
     def stop(self) -> None:
         self.registry.close()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> PopulationRegistry:
-        return self.registry
+        return self.registry.joined(str(worker_ctx.context_data.get("traceparent") or ""))
+
+
+class Businesses(DependencyProvider):  # type: ignore[misc]
+    """The national business registration database client, through the gateway's outbound exchange."""
+
+    def setup(self) -> None:
+        self.registry = GrpcBusinessRegistry(
+            Endpoint.from_env("EGOV_BUSINESS_REGISTRY_ADDRESS"))
+
+    def stop(self) -> None:
+        self.registry.close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> BusinessRegistry:
+        return self.registry.joined(str(worker_ctx.context_data.get("traceparent") or ""))
 
 
 class Signer(DependencyProvider):  # type: ignore[misc]

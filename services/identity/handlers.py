@@ -1,7 +1,8 @@
 """The service layer of identity: one function per RPC; proto requests in, proto responses out.
 
-Calls to the population database happen before, and outside, the transaction that stores the
-account and its event; a retried transaction therefore never asks the registry twice.
+Calls to the population and business registration databases (through the gateway's outbound
+exchange) happen before, and outside, the transaction that stores the account or business and its
+event; a retried transaction therefore never asks a registry twice.
 """
 
 from collections.abc import Callable
@@ -23,11 +24,12 @@ from services.common.errors import (
     Unauthenticated,
 )
 from services.common.mongo_store import Transaction
+from services.identity.adapters.business_registry import BusinessRegistry
 from services.identity.adapters.password_hashing import PasswordHasher
 from services.identity.adapters.population import PopulationRegistry
 from services.identity.adapters.repository import Duplicate, IdentityRepository
 from services.identity.adapters.signing import TokenSigner
-from services.identity.domain.business import Business, check_business
+from services.identity.domain.business import Business, check_business, require_registered
 from services.identity.domain.citizen import (
     CheckedApplication,
     Citizen,
@@ -170,12 +172,13 @@ def _credentials_hold(passwords: PasswordHasher, stored_hash: str | None, passwo
 
 
 # -- businesses -------------------------------------------------------------------------------------
-def register_business(uow: UnitOfWork, request: pb.RegisterBusinessRequest,
-                          caller: Caller) -> pb.RegisterBusinessResponse:
+def register_business(uow: UnitOfWork, businesses: BusinessRegistry, request: pb.RegisterBusinessRequest,
+                      caller: Caller) -> pb.RegisterBusinessResponse:
     caller.require(CallerKind.CITIZEN)
     business = check_business(request.tax_code, request.name, caller.subject, _address(request.address))
     if IdentityRepository(uow.db).citizen(caller.subject) is None:
         raise FailedPrecondition("caller", "only a registered citizen may register a business")
+    require_registered(businesses.verify(business.tax_code, business.name))
 
     def store(tx: Transaction) -> None:
         IdentityRepository(tx.db, tx.session).add_business(business)

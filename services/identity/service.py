@@ -14,7 +14,7 @@ from services.common.errors import DomainError
 from services.common.protowire import dump, parse
 from services.common.runtime.store import Store
 from services.identity import handlers
-from services.identity.dependencies import AccountIndexes, Passwords, Population, Signer
+from services.identity.dependencies import AccountIndexes, Businesses, Passwords, Population, Signer
 
 Wire = dict[str, Any]
 
@@ -23,6 +23,7 @@ class IdentityService:
     name = "identity"
     store = Store()
     population = Population()
+    businesses = Businesses()
     signer = Signer()
     passwords = Passwords()
     indexes = AccountIndexes()
@@ -54,7 +55,8 @@ class IdentityService:
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def register_business(self, request: Wire, caller: Wire) -> Wire:
-        return dump(handlers.register_business(self.store, parse(pb.RegisterBusinessRequest, request),
+        return dump(handlers.register_business(self.store, self.businesses,
+                                               parse(pb.RegisterBusinessRequest, request),
                                                Caller.from_wire(caller)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]

@@ -1,6 +1,8 @@
-"""The national population database, reached over gRPC (a port, so tests can use a fake)."""
+"""The national population database, reached over gRPC through the gateway's outbound exchange
+(a port, so tests can use a fake)."""
 
 import abc
+import copy
 import logging
 
 import grpc
@@ -8,6 +10,7 @@ from eventlet import tpool
 
 from egov.population.v1 import population_pb2 as pb
 from egov.population.v1 import population_pb2_grpc as pb_grpc
+from services.identity.adapters.exchange import Endpoint, refused
 from services.identity.domain.population import Verification
 
 log = logging.getLogger(__name__)
@@ -24,15 +27,17 @@ _VERIFICATIONS = {
 class PopulationRegistry(abc.ABC):
     @abc.abstractmethod
     def verify(self, citizen_id: str, full_name: str, birth_date: str) -> Verification:
-        """What the registry says about this person; UNREACHABLE rather than an exception."""
+        """What the registry says about this person; UNREACHABLE or REFUSED rather than an exception."""
 
     def close(self) -> None:  # noqa: B027 - most registries hold nothing to release
         """Release connections."""
 
 
 class GrpcPopulationRegistry(PopulationRegistry):
-    def __init__(self, address: str, deadline_seconds: float = DEADLINE_SECONDS) -> None:
-        self._channel = grpc.insecure_channel(address)
+    def __init__(self, endpoint: Endpoint, deadline_seconds: float = DEADLINE_SECONDS) -> None:
+        self._endpoint = endpoint
+        self._channel = endpoint.channel()
+        self._traceparent = ""
         self._stub = pb_grpc.PopulationRegistryStub(self._channel)
         self._deadline = deadline_seconds
 
@@ -40,16 +45,25 @@ class GrpcPopulationRegistry(PopulationRegistry):
         request = pb.VerifyCitizenRequest(citizen_id=citizen_id, full_name=full_name, birth_date=birth_date)
         try:
             # grpcio blocks in C; in a nameko (eventlet) process that must happen off the hub thread.
-            response: pb.VerifyCitizenResponse = tpool.execute(self._stub.VerifyCitizen, request,
-                                                               timeout=self._deadline)
+            response: pb.VerifyCitizenResponse = tpool.execute(
+                self._stub.VerifyCitizen, request, timeout=self._deadline,
+                metadata=self._endpoint.metadata(self._traceparent))
         except grpc.RpcError as exc:
-            log.warning("population registry call failed: %s", exc.code() if hasattr(exc, "code") else exc)
-            return Verification.UNREACHABLE
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            log.warning("population registry call failed: %s %s", code, details)
+            return Verification.REFUSED if refused(code) else Verification.UNREACHABLE
         verification = _VERIFICATIONS.get(response.result)
         if verification is None:
             log.warning("population registry answered %s", response.result)
             return Verification.UNREACHABLE
         return verification
+
+    def joined(self, traceparent: str) -> "GrpcPopulationRegistry":
+        """This client (same channel) for one worker, whose calls carry the trace it serves."""
+        view = copy.copy(self)
+        view._traceparent = traceparent
+        return view
 
     def close(self) -> None:
         self._channel.close()

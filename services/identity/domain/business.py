@@ -2,8 +2,9 @@
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
-from services.common.errors import InvalidArgument
+from services.common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from services.identity.domain.contact import Address, check_address
 
 # Circular 105/2020/TT-BTC: 10 digits, the 10th a check digit over the first nine; a dependent unit
@@ -48,3 +49,33 @@ def check_business(tax_code: str, name: str, owner_citizen_id: str, address: Add
         raise InvalidArgument("name", f"must be at most {MAX_BUSINESS_NAME} characters")
     return Business(tax_code=check_tax_code(tax_code), name=business_name,
                     owner_citizen_id=owner_citizen_id, address=check_address(address))
+
+
+class BusinessVerification(StrEnum):
+    """What the national business registration database says about a tax code and name."""
+
+    MATCH = "MATCH"
+    MISMATCH = "MISMATCH"          # the tax code is registered under another name
+    NOT_FOUND = "NOT_FOUND"
+    DISSOLVED = "DISSOLVED"
+    UNREACHABLE = "UNREACHABLE"    # no answer (down, deadline passed, or an answer we cannot read)
+    REFUSED = "REFUSED"            # the data exchange refused identity itself (grant, registration)
+
+
+def require_registered(verification: BusinessVerification) -> None:
+    """Only a business the national registry knows, alive and by this name, may be registered here."""
+    if verification is BusinessVerification.MATCH:
+        return
+    if verification is BusinessVerification.NOT_FOUND:
+        raise InvalidArgument("tax_code", "not found in the national business registration database")
+    if verification is BusinessVerification.MISMATCH:
+        raise InvalidArgument("name", "differs from the name in the national business registration database")
+    if verification is BusinessVerification.DISSOLVED:
+        raise FailedPrecondition("tax_code", "the national business registration database records this "
+                                             "business as dissolved")
+    if verification is BusinessVerification.REFUSED:
+        raise Unavailable("tax_code", "the national business registration database cannot be consulted: the "
+                                      "data exchange refused identity's access; the platform operator must "
+                                      "restore it")
+    raise Unavailable("tax_code", "the national business registration database cannot be reached; "
+                                  "try again later")

@@ -11,6 +11,7 @@ class Verification(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     DECEASED = "DECEASED"
     UNREACHABLE = "UNREACHABLE"    # no answer (down, deadline passed, or an answer we cannot read)
+    REFUSED = "REFUSED"            # the data exchange refused identity itself (grant, registration)
 
 
 def require_match(verification: Verification) -> None:
@@ -24,4 +25,7 @@ def require_match(verification: Verification) -> None:
     if verification is Verification.DECEASED:
         raise FailedPrecondition("citizen_id",
                                  "the national population database records this person as deceased")
+    if verification is Verification.REFUSED:
+        raise Unavailable("citizen_id", "the national population database cannot be consulted: the data "
+                                        "exchange refused identity's access; the platform operator must restore it")
     raise Unavailable("citizen_id", "the national population database cannot be reached; try again later")
