@@ -50,11 +50,17 @@ def test_a_journey_is_one_trace_across_every_process(traced_platform: tuple[Plat
     journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED)
 
     wanted = {"gateway", "identity", "procedures", "payments", "postal", "notifications"}
-    spans = eventually(lambda: (s := receiver.trace(trace_id)) and wanted <= {x.service for x in s} and s,
-                       "spans from the gateway and all five services", timeout=30)
-    by_id = {s.span_id: s for s in spans}
-    orphans = [s for s in spans if s.parent_span_id not in by_id and s.parent_span_id != root_span]
-    assert orphans == [], f"spans whose parent is not in the trace: {orphans[:3]}"
+
+    def orphans() -> list[object]:
+        spans = receiver.trace(trace_id)
+        by_id = {s.span_id for s in spans}
+        return [s for s in spans if s.parent_span_id not in by_id and s.parent_span_id != root_span]
+
+    # Spans arrive in batches, a parent often after its children: wait until the trace is whole.
+    eventually(lambda: wanted <= {x.service for x in receiver.trace(trace_id)} and not orphans(),
+               "spans from the gateway and all five services, each with its parent", timeout=30)
+    spans = receiver.trace(trace_id)
+    assert orphans() == []
     assert any(s.name.startswith("payments handle egov.procedures.v1.DossierSubmitted") for s in spans)
     assert any(dict(s.attributes).get("egov.dossier_code") == dossier.code for s in spans)
     # Personal data stays out of spans.
