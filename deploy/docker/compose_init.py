@@ -7,7 +7,11 @@
 - the gateway's test CA, certificates and message log keys (deploy/certs.py), made once into the
   `certs` volume (agency client certificates included, for trying the mutual TLS port), and copied
   under the names the gateway reads into `gateway-tls` (tls.crt, tls.key, ca.crt) and
-  `gateway-log-keys` (message-log.key, gateway-seal.key).
+  `gateway-log-keys` (message-log.key, gateway-seal.key);
+- for the outbound exchange, from the same `certs`: identity's client certificate with the CA
+  (`identity-outbound`: tls.crt, tls.key, ca.crt), the gateway's client certificate towards external
+  systems (`gateway-outbound-client`: tls.crt, tls.key), and the simulated external systems' server
+  certificates with the CA of the gateway's (`external-systems`: <name>.crt, <name>.key, ca.crt).
 
 Kubernetes takes these from Secrets instead (docs/DEVOPS.md). Runs as root to hand the files to the
 users that read them: the platform's (10001) and RabbitMQ's (999).
@@ -18,7 +22,7 @@ import os
 import shutil
 from pathlib import Path
 
-from deploy.certs import make_all
+from deploy.certs import DEMO_EXTERNAL, make_all
 from deploy.rabbitmq.definitions import render, user_definitions
 from services.common.tokens import generate_key_pair
 
@@ -56,6 +60,23 @@ def make_gateway_material(certs: Path, tls: Path, log_keys: Path) -> None:
         copy_for_platform(certs / name, log_keys / name, 0o400)
 
 
+def make_outbound_material(certs: Path, identity: Path, gateway_client: Path, external: Path) -> None:
+    """Copies of what make_gateway_material made (it runs first), under the names their readers use."""
+    copies = [
+        (certs / "services" / "GOV_HUE_identity.pem", identity / "tls.crt"),
+        (certs / "services" / "GOV_HUE_identity.key", identity / "tls.key"),
+        (certs / "ca.pem", identity / "ca.crt"),
+        (certs / "external" / "gateway-client.pem", gateway_client / "tls.crt"),
+        (certs / "external" / "gateway-client.key", gateway_client / "tls.key"),
+        (certs / "ca.pem", external / "ca.crt"),
+    ]
+    for name in DEMO_EXTERNAL:
+        copies += [(certs / "external" / f"{name}.pem", external / f"{name}.crt"),
+                   (certs / "external" / f"{name}.key", external / f"{name}.key")]
+    for source, target in copies:
+        copy_for_platform(source, target, 0o400 if target.suffix == ".key" else 0o444)
+
+
 def write_broker_user(definitions: Path) -> None:
     users = definitions / "users.json"
     users.write_text(render(user_definitions(os.environ.get("EGOV_AMQP_URI", ""), ["management"])))
@@ -70,9 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--certs", type=Path, required=True)
     parser.add_argument("--gateway-tls", type=Path, required=True)
     parser.add_argument("--gateway-log-keys", type=Path, required=True)
+    parser.add_argument("--identity-outbound", type=Path, required=True)
+    parser.add_argument("--gateway-outbound-client", type=Path, required=True)
+    parser.add_argument("--external-systems", type=Path, required=True)
     args = parser.parse_args(argv)
     make_token_keys(args.token_keys, args.token_public_key)
     make_gateway_material(args.certs, args.gateway_tls, args.gateway_log_keys)
+    make_outbound_material(args.certs, args.identity_outbound, args.gateway_outbound_client, args.external_systems)
     try:
         write_broker_user(args.broker_definitions)
     except ValueError as exc:

@@ -12,7 +12,8 @@ from tests.deploy.manifests import render
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = (*SERVICES, "gateway")
-SECRETS = {"egov-secrets", "egov-token-keys", "egov-gateway-tls", "egov-gateway-log-keys", "egov-mongodb-password"}
+SECRETS = {"egov-secrets", "egov-token-keys", "egov-gateway-tls", "egov-gateway-log-keys", "egov-mongodb-password",
+           "egov-gateway-outbound-client", "egov-identity-outbound-tls", "egov-external-simulators"}
 
 
 def service_command(service: str) -> list[str]:

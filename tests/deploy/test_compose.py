@@ -74,8 +74,12 @@ def test_start_order_waits_for_what_each_needs() -> None:
     nameko = {name for name, service in compose()["services"].items()
               if service.get("command", [])[:2] == ["nameko", "run"]}
     assert set(SERVICES) <= nameko and set(waits_for("gateway")) == nameko
+    # The outbound exchange is registered once the gateway serves and the external systems listen.
+    assert waits_for("register-outbound") == {"gateway": "service_healthy", "population": "service_healthy",
+                                              "business-registry": "service_healthy"}
+    one_shots = ("init-secrets", "topology", "register-outbound")
     for name, service in compose()["services"].items():
-        if name not in ("init-secrets", "topology", "jaeger", "otel-collector"):
+        if name not in (*one_shots, "jaeger", "otel-collector"):
             assert "healthcheck" in service, f"{name} has no health check"
 
 
@@ -100,7 +104,8 @@ def _listening_ports() -> set[tuple[str, int]]:
         argv = compose_service(name)["command"]
         ports |= {(name, int(argv[i + 1])) for i, arg in enumerate(argv) if arg.endswith("port")}
     env = compose_env("gateway")
-    ports.add(("gateway", int(env["EGOV_GATEWAY_ADDRESS"].rsplit(":", 1)[1])))
+    ports |= {("gateway", int(env[name].rsplit(":", 1)[1]))
+              for name in ("EGOV_GATEWAY_ADDRESS", "EGOV_GATEWAY_OUTBOUND_ADDRESS")}
     web = int(env["EGOV_WEB_ADDRESS"].rsplit(":", 1)[1])
     ports |= {("payments", web), ("postal", web), ("otel-collector", 4318), ("mongodb", 27017), ("rabbitmq", 5672)}
     return ports

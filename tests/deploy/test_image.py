@@ -17,7 +17,7 @@ from deploy.docker import compose_init
 from deploy.docker.codegen_requirements import codegen_requirements
 from deploy.docker.compose_init import PLATFORM_UID
 from deploy.rabbitmq.definitions import rabbitmq_password_hash
-from tests.deploy.inventory import ROOT, compose_env, objects, pod_spec
+from tests.deploy.inventory import ROOT, compose_env, compose_service, objects, pod_spec
 
 DOCKERFILE = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
 
@@ -98,12 +98,15 @@ def test_collector_pipelines_use_only_what_is_defined_and_listen_where_sent() ->
 @pytest.mark.skipif(os.geteuid() != 0, reason="compose's init-secrets runs as root to hand files to 10001")
 def test_compose_init_makes_keys_once_and_the_broker_user_every_time(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    dirs = {name: tmp_path / name for name in ("keys", "public", "definitions", "certs", "tls", "log-keys")}
+    dirs = {name: tmp_path / name for name in ("keys", "public", "definitions", "certs", "tls", "log-keys",
+                                               "outbound", "outbound-client", "external")}
     for path in dirs.values():
         path.mkdir()
     argv = ["--token-keys", str(dirs["keys"]), "--token-public-key", str(dirs["public"]),
             "--broker-definitions", str(dirs["definitions"]), "--certs", str(dirs["certs"]),
-            "--gateway-tls", str(dirs["tls"]), "--gateway-log-keys", str(dirs["log-keys"])]
+            "--gateway-tls", str(dirs["tls"]), "--gateway-log-keys", str(dirs["log-keys"]),
+            "--identity-outbound", str(dirs["outbound"]), "--gateway-outbound-client", str(dirs["outbound-client"]),
+            "--external-systems", str(dirs["external"])]
     monkeypatch.setenv("EGOV_AMQP_URI", "amqp://egov:first@rabbitmq:5672/")
     compose_init.main(argv)
     private = (dirs["keys"] / compose_init.PRIVATE_KEY).read_bytes()
@@ -119,6 +122,18 @@ def test_compose_init_makes_keys_once_and_the_broker_user_every_time(tmp_path: P
         folder, name = Path(config[variable]).parent.name, Path(config[variable]).name
         made = dirs["tls" if folder == "tls" else "log-keys"] / name
         assert made.stat().st_uid == PLATFORM_UID, variable
+    # The outbound exchange's files, under the names identity and the gateway read, and the simulators'.
+    identity_env = compose_env("identity")
+    for component, variable in (("identity", "EGOV_OUTBOUND_TLS_CERT"), ("identity", "EGOV_OUTBOUND_TLS_KEY"),
+                                ("identity", "EGOV_OUTBOUND_TLS_CA"), ("gateway", "EGOV_GATEWAY_OUTBOUND_CLIENT_CERT"),
+                                ("gateway", "EGOV_GATEWAY_OUTBOUND_CLIENT_KEY")):
+        file = Path((identity_env if component == "identity" else config)[variable])
+        made = dirs["outbound" if file.parent.name == "outbound" else "outbound-client"] / file.name
+        assert made.stat().st_uid == PLATFORM_UID, variable
+    for simulator in ("population", "business-registry"):
+        argv_of = compose_service(simulator)["command"]
+        for flag in ("--tls-cert", "--tls-key", "--client-ca"):
+            assert (dirs["external"] / Path(argv_of[argv_of.index(flag) + 1]).name).stat().st_uid == PLATFORM_UID
     assert {path.name: path.read_bytes() for path in dirs["log-keys"].iterdir()} == log_keys, \
         "the message log keys are made once and never replaced"
     key = dirs["keys"] / compose_init.PRIVATE_KEY

@@ -169,7 +169,8 @@ def test_ports_are_the_ones_the_code_binds(overlay: str) -> None:
     config = config_data(overlay)
     gateway = main_container(named(overlay, "Deployment", "gateway"))
     grpc_port, agency_port = _port(config["EGOV_GATEWAY_ADDRESS"]), _port(config["EGOV_GATEWAY_AGENCY_ADDRESS"])
-    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port, agency_port]
+    outbound_port = _port(config["EGOV_GATEWAY_OUTBOUND_ADDRESS"])
+    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port, agency_port, outbound_port]
     # TLS is on, so not the kubelet's gRPC probe: grpc.health over TLS, trusting the mounted CA file.
     for probe in ("startupProbe", "readinessProbe"):
         command = gateway[probe]["exec"]["command"]
@@ -177,7 +178,9 @@ def test_ports_are_the_ones_the_code_binds(overlay: str) -> None:
         assert _port(command[4]) == grpc_port and command[5] == config["EGOV_GATEWAY_TLS_CLIENT_CA"], probe
     assert gateway["livenessProbe"]["tcpSocket"]["port"] == grpc_port
     gateway_service = named(overlay, "Service", "gateway")
-    assert {p["port"] for p in gateway_service["spec"]["ports"]} == {grpc_port, agency_port}
+    assert {p["port"] for p in gateway_service["spec"]["ports"]} == {grpc_port, agency_port, outbound_port}
+    # identity calls it by the Service's name, which the gateway's server certificate carries.
+    assert config["EGOV_OUTBOUND_ADDRESS"] == f"gateway:{outbound_port}"
     web_port = _port(config["EGOV_WEB_ADDRESS"])
     for svc in ("payments", "postal"):
         ports = main_container(named(overlay, "Deployment", svc))["ports"]
@@ -275,3 +278,17 @@ def test_prod_pins_every_image() -> None:
               if main_container(d).get("command", [])[:2] == ["nameko", "run"]} | {"gateway"}
     assert set(PLATFORM) <= owners
     assert {role["db"] for role in users[0]["roles"]} == {f"egov_{owner}" for owner in owners}
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_outbound_listener_is_reached_from_identity_only(overlay: str) -> None:
+    outbound = _port(config_data(overlay)["EGOV_GATEWAY_OUTBOUND_ADDRESS"])
+    sources = []
+    for policy in objects(overlay, "NetworkPolicy"):
+        spec = policy["spec"]
+        if spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") != "gateway":
+            continue
+        for rule in spec.get("ingress", []):
+            if any(port["port"] == outbound for port in rule.get("ports", [])) or "ports" not in rule:
+                sources.append(rule.get("from"))
+    assert sources == [[{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "identity"}}}]], sources
