@@ -10,7 +10,7 @@ from eventlet import tpool
 
 from egov.businessregistry.v1 import business_registry_pb2 as pb
 from egov.businessregistry.v1 import business_registry_pb2_grpc as pb_grpc
-from services.identity.adapters.exchange import Endpoint, refused
+from services.identity.adapters.exchange import ONE_CALL_AT_A_TIME, Endpoint, refused
 from services.identity.domain.business import BusinessVerification
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ class GrpcBusinessRegistry(BusinessRegistry):
     def verify(self, tax_code: str, name: str) -> BusinessVerification:
         request = pb.VerifyBusinessRequest(tax_code=tax_code, name=name)
         try:
-            response: pb.VerifyBusinessResponse = tpool.execute(
-                self._stub.VerifyBusiness, request, timeout=self._deadline,
-                metadata=self._endpoint.metadata(self._traceparent))
+            with ONE_CALL_AT_A_TIME:   # concurrent grpcio calls from tpool threads deadlocked (bench/)
+                response: pb.VerifyBusinessResponse = tpool.execute(
+                    self._stub.VerifyBusiness, request, timeout=self._deadline,
+                    metadata=self._endpoint.metadata(self._traceparent))
         except grpc.RpcError as exc:
             code = exc.code() if isinstance(exc, grpc.Call) else None
             details = exc.details() if isinstance(exc, grpc.Call) else str(exc)

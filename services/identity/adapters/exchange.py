@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import eventlet.semaphore
 import grpc
 
 from services.common import telemetry
@@ -24,6 +25,9 @@ from services.common.config import ConfigError
 
 log = logging.getLogger(__name__)
 DEFAULT_OUTBOUND_ADDRESS = "127.0.0.1:50053"
+# One outbound gRPC call at a time per process: concurrent grpcio calls made from eventlet's tpool
+# threads parked forever (found by the benchmark: concurrent registrations hung identity).
+ONE_CALL_AT_A_TIME = eventlet.semaphore.Semaphore(1)
 DEFAULT_SUBSYSTEM = "VN/GOV/HUE/identity"
 TLS_VARIABLES = ("EGOV_OUTBOUND_TLS_CERT", "EGOV_OUTBOUND_TLS_KEY", "EGOV_OUTBOUND_TLS_CA")
 

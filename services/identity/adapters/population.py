@@ -10,7 +10,7 @@ from eventlet import tpool
 
 from egov.population.v1 import population_pb2 as pb
 from egov.population.v1 import population_pb2_grpc as pb_grpc
-from services.identity.adapters.exchange import Endpoint, refused
+from services.identity.adapters.exchange import ONE_CALL_AT_A_TIME, Endpoint, refused
 from services.identity.domain.population import Verification
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ class GrpcPopulationRegistry(PopulationRegistry):
         request = pb.VerifyCitizenRequest(citizen_id=citizen_id, full_name=full_name, birth_date=birth_date)
         try:
             # grpcio blocks in C; in a nameko (eventlet) process that must happen off the hub thread.
-            response: pb.VerifyCitizenResponse = tpool.execute(
-                self._stub.VerifyCitizen, request, timeout=self._deadline,
-                metadata=self._endpoint.metadata(self._traceparent))
+            with ONE_CALL_AT_A_TIME:   # concurrent grpcio calls from tpool threads deadlocked (bench/)
+                response: pb.VerifyCitizenResponse = tpool.execute(
+                    self._stub.VerifyCitizen, request, timeout=self._deadline,
+                    metadata=self._endpoint.metadata(self._traceparent))
         except grpc.RpcError as exc:
             code = exc.code() if isinstance(exc, grpc.Call) else None
             details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
