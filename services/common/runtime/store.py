@@ -1,14 +1,20 @@
 """The `Store` dependency: a service's MongoDB database, its transactional outbox and inbox.
 
-Workers change state inside `transaction()`; the events they emit are published (with broker
-confirms) after the worker returns and before its RPC reply or message ack. A background relay
-republishes whatever a crashed worker left unpublished.
+Workers change state inside `transaction()`, which writes the events they emit to the outbox in
+the same MongoDB transaction. They are published (with broker confirms) in `worker_result`, which
+nameko calls just after the entrypoint has replied or acked; so a crash in between leaves them in
+the outbox, and a background relay publishes whatever stays unpublished longer than RELAY_AFTER.
+
+Rebuild mode: an event delivered with the `egov-rebuild` header (`egov-events replay --rebuild`)
+is processed even if the inbox has it, and the events its handler emits are dropped (downstream
+services received the originals already). Only handlers that are safe to run again (those that
+write read models by upsert, not those that insert, count or call third parties) may be rebuilt.
 """
 
 import logging
 import queue
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import eventlet
@@ -20,9 +26,13 @@ from pymongo.database import Database
 
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from services.common.config import amqp_uri, database_name, env_float, mongo_uri
-from services.common.events.broker import EventPublisher, declare_topology
+from services.common.events.broker import EventPublisher, Unroutable, declare_topology
 from services.common.events.envelope import unpack
-from services.common.mongo_store import AlreadyProcessed, Cause, MongoStore, Transaction
+from services.common.events.replay import REBUILD_HEADER
+from services.common.mongo_store import INBOX, OUTBOX, AlreadyProcessed, Cause, MongoStore, Transaction
+from services.common.runtime import tracing
+from services.common.runtime.entrypoints import tolerate_lost_connections
+from services.common.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,13 +62,20 @@ class WorkerStore:
             return False
         payload: Message = unpack(event)
         consumer = self._provider.service_name
+        rebuild = bool(self._worker_ctx.context_data.get(REBUILD_HEADER))
 
         def apply(tx: Transaction) -> None:
-            tx.mark_processed(event, consumer)
+            if rebuild:
+                _mark_reprocessed(tx, event, consumer)
+            else:
+                tx.mark_processed(event, consumer)
             handler(tx, payload, event)
+            if rebuild and tx.emitted:
+                tx.db[OUTBOX].delete_many({"_id": {"$in": [e.id for e in tx.emitted]}}, session=tx.session)
+                tx.emitted.clear()
 
         cause = Cause(correlation_id=event.correlation_id, causation_id=event.id,
-                      traceparent=event.traceparent)
+                      traceparent=current_traceparent() or event.traceparent)
         try:
             self.transaction(apply, cause)
         except AlreadyProcessed:
@@ -70,11 +87,20 @@ class WorkerStore:
         data = self._worker_ctx.context_data
         return Cause(correlation_id=str(data.get("correlation_id", "")),
                      causation_id=str(data.get("call_id", self._worker_ctx.call_id)),
-                     traceparent=str(data.get("traceparent", "")))
+                     traceparent=current_traceparent() or str(data.get("traceparent", "")))
+
+
+def _mark_reprocessed(tx: Transaction, event: CloudEvent, consumer: str) -> None:
+    """The inbox record of a rebuilt event (same key as Transaction.mark_processed), kept or made."""
+    tx.db[INBOX].update_one(
+        {"_id": f"{consumer}:{event.id}"},
+        {"$set": {"rebuilt_at": datetime.now(UTC)}, "$setOnInsert": {"type": event.type, "at": datetime.now(UTC)}},
+        upsert=True, session=tx.session)
 
 
 class Store(DependencyProvider):  # type: ignore[misc]
     def __init__(self, publish: bool = True) -> None:
+        tolerate_lost_connections()   # every service has a Store, not every one consumes events
         self.publish_events = publish
         self.pending: dict[str, list[CloudEvent]] = {}
         self._publishers: queue.LifoQueue[EventPublisher] = queue.LifoQueue()
@@ -84,6 +110,7 @@ class Store(DependencyProvider):  # type: ignore[misc]
         return str(self.container.service_name)
 
     def setup(self) -> None:
+        tracing.instrument(self.service_name)
         client: MongoClient[Any] = MongoClient(mongo_uri(), serverSelectionTimeoutMS=10000, tz_aware=True)
         self.store = MongoStore(client, database_name(self.service_name), f"/egov/{self.service_name}")
         self._amqp_uri = amqp_uri()
@@ -114,15 +141,32 @@ class Store(DependencyProvider):  # type: ignore[misc]
 
     def publish(self, events: list[CloudEvent]) -> None:
         try:
-            publisher = self._publishers.get_nowait()
+            self._publish(events, self._pooled_publisher())
+        except Unroutable:
+            raise
+        except Exception:  # a pooled connection the broker closed (a restart): one fresh try
+            log.info("publishing through a pooled connection failed; trying a new connection", exc_info=True)
+            self._publish(events, EventPublisher(self._amqp_uri))
+        self.store.mark_published([e.id for e in events])
+
+    def _pooled_publisher(self) -> EventPublisher:
+        try:
+            return self._publishers.get_nowait()
         except queue.Empty:
-            publisher = EventPublisher(self._amqp_uri)
+            return EventPublisher(self._amqp_uri)
+
+    def _publish(self, events: list[CloudEvent], publisher: EventPublisher) -> None:
         try:
             for event in events:
                 publisher.publish(event)
-        finally:
+        except Unroutable:
             self._publishers.put(publisher)
-        self.store.mark_published([e.id for e in events])
+            raise
+        except BaseException:
+            # Whatever broke, this publisher is not reused: the next publish opens a fresh connection.
+            _discard(publisher)
+            raise
+        self._publishers.put(publisher)
 
     def relay_pending(self) -> int:
         events = list(self.store.unpublished(older_than=RELAY_AFTER))
@@ -138,3 +182,10 @@ class Store(DependencyProvider):  # type: ignore[misc]
                 self.relay_pending()
             except Exception:
                 log.exception("outbox relay failed")
+
+
+def _discard(publisher: EventPublisher) -> None:
+    try:
+        publisher.close()
+    except Exception:  # it is being thrown away anyway
+        log.debug("closing a broken publisher failed", exc_info=True)
