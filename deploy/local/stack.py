@@ -38,6 +38,7 @@ SERVICES = {
     "payments": "services.payments.service:PaymentsService",
     "postal": "services.postal.service:PostalService",
     "notifications": "services.notifications.service:NotificationsService",
+    "archive": "services.archive.service:ArchiveService",
 }
 SIMULATORS = ("population", "business_registry", "paygate", "postal_operator", "sms", "push", "mailbox")
 # The outbound exchange of a stack with a gateway: identity (a subsystem of the province) reaches

@@ -1,0 +1,96 @@
+"""The archive's search index in MongoDB (database `egov_archive`): one document per event, and
+the stream offset through which the index is complete."""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from services.archive.domain.query import EventQuery
+from services.archive.domain.record import index_record
+from services.common.config import database_name
+from services.common.topology import ARCHIVE_STREAM
+
+EVENTS = "events"
+POSITION = "stream_position"
+DUPLICATE_KEY = 11000
+# Newest first for people, oldest first (stream order) for replays.
+SEARCH_INDEXES = ("type", "source", "subject", "correlation_id")
+
+
+def archive_database(client: MongoClient[Any]) -> Database[Any]:
+    return client[database_name("archive")]
+
+
+class ArchiveIndex:
+    def __init__(self, db: Database[Any]) -> None:
+        self.db = db
+        self.events = db[EVENTS]
+
+    def ensure_indexes(self) -> None:
+        for field in SEARCH_INDEXES:
+            self.events.create_index([(field, ASCENDING), ("time", ASCENDING)], name=f"{field}_time")
+        self.events.create_index([("time", ASCENDING)], name="time")
+        self.events.create_index([("offset", ASCENDING)], name="offset", unique=True)
+
+    # -- writing (the archive service) ------------------------------------------------------------
+    def record(self, batch: Sequence[tuple[int, bytes]]) -> int:
+        """Index a batch of stream messages (offset, body); return how many were new. Indexing
+        the same message again changes nothing; an event published twice (an outbox relay after
+        a crash) keeps its first offset. The position moves only forward."""
+        if not batch:
+            return 0
+        docs = [index_record(offset, body) for offset, body in batch]
+        inserted = len(docs)
+        try:
+            self.events.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            inserted -= len(errors)
+        self.db[POSITION].update_one({"_id": ARCHIVE_STREAM}, {"$max": {"offset": max(o for o, _ in batch)}},
+                                     upsert=True)
+        return inserted
+
+    def position(self) -> int | None:
+        """The offset of the last stream message indexed, or None before the first."""
+        doc = self.db[POSITION].find_one({"_id": ARCHIVE_STREAM})
+        return int(doc["offset"]) if doc else None
+
+    # -- reading (the CLI) ------------------------------------------------------------------------
+    def search(self, query: EventQuery, limit: int) -> list[dict[str, Any]]:
+        return list(self.events.find(query.as_filter(), {"envelope": 0}).sort("time", DESCENDING).limit(limit))
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        return self.events.find_one({"_id": event_id})
+
+    def count(self, query: EventQuery) -> int:
+        return int(self.events.count_documents(query.as_filter()))
+
+    def counts_by_type(self, query: EventQuery) -> dict[str, int]:
+        rows = self.events.aggregate([{"$match": query.as_filter()},
+                                      {"$group": {"_id": "$type", "n": {"$sum": 1}}}])
+        return {row["_id"]: int(row["n"]) for row in sorted(rows, key=lambda r: (-r["n"], r["_id"]))}
+
+    def offsets(self, query: EventQuery) -> list[int]:
+        """The stream offsets of the matching events, in stream order."""
+        return [int(doc["offset"]) for doc in
+                self.events.find(query.as_filter(), {"offset": 1, "_id": 0}).sort("offset", ASCENDING)]
+
+    def envelopes(self, query: EventQuery, first: int, last: int, batch: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """The matching documents with offsets first..last (offset, id, type, source, subject,
+        envelope), in stream order, a batch at a time, from one cursor."""
+        selection = {**query.as_filter(), "offset": {"$gte": first, "$lte": last}}
+        cursor = self.events.find(selection, {"offset": 1, "type": 1, "source": 1, "subject": 1, "envelope": 1}
+                                  ).sort("offset", ASCENDING).batch_size(batch)
+        docs: list[dict[str, Any]] = []
+        for doc in cursor:
+            docs.append(doc)
+            if len(docs) >= batch:
+                yield docs
+                docs = []
+        if docs:
+            yield docs

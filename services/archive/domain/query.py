@@ -1,0 +1,57 @@
+"""Which archived events a search or a replay is about: the filters, checked, as plain data."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.common.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Every filter is optional; the ones given must all match. `types` narrows further (a replay
+    to one service sends only the types that service consumes)."""
+
+    type: str = ""
+    source: str = ""
+    subject: str = ""
+    correlation_id: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    types: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                object.__setattr__(self, name, value.replace(tzinfo=UTC))   # the archive keeps UTC
+        if self.since and self.until and self.since > self.until:
+            raise InvalidArgument("since", f"{self.since.isoformat()} is after --until {self.until.isoformat()}")
+        if self.type and self.types is not None and self.type not in self.types:
+            raise InvalidArgument("type", f"{self.type} is not one of the types the target consumes")
+
+    def as_filter(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for field in ("type", "source", "subject", "correlation_id"):
+            if value := getattr(self, field):
+                found[field] = value
+        if self.types is not None and not self.type:
+            found["type"] = {"$in": list(self.types)}
+        if self.since or self.until:
+            window: dict[str, datetime] = {}
+            if self.since:
+                window["$gte"] = self.since
+            if self.until:
+                window["$lt"] = self.until
+            found["time"] = window
+        return found
+
+    def describe(self) -> dict[str, Any]:
+        """The filters as JSON-ready data (a checkpoint remembers which replay it belongs to)."""
+        return {k: v for k, v in {
+            "type": self.type, "source": self.source, "subject": self.subject,
+            "correlation_id": self.correlation_id,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+            "types": sorted(self.types) if self.types is not None else None,
+        }.items() if v not in ("", None)}
