@@ -70,10 +70,10 @@ class AgencyPlatform:
                           f"the message log record of request {request_id}")
 
     def start_gateway(self) -> None:
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in self.gateway_env.items():
-                patch.setenv(name, value)
-            self.stack.start_gateway()
+        # As the stack's extra environment: it overrides the stack's own settings (its certificates
+        # and keys), where the process environment would not.
+        self.stack.extra_env.update(self.gateway_env)
+        self.stack.start_gateway()
 
     def recorded_calls(self) -> list[dict[str, Any]]:
         with ClusterRpcClient(uri=self.stack.amqp_uri, timeout=10) as rpc:
