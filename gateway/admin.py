@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import log_archive
+from gateway.event_types import event_types, grant_name
 from gateway.members import (
     Certificate,
     Channel,
@@ -351,13 +352,17 @@ def grants_list(subsystem: Subsystem_ = "", group: Group_ = "") -> None:
 
 @grants_app.command("methods")
 def grants_methods() -> None:
-    """The methods an agency system can be granted (their contract admits agency callers)."""
+    """What an agency system can be granted: methods its contract admits agency callers to, and
+    event types (`event:<type>`, read with /egov.gateway.v1.EventService/Subscribe)."""
     for name in _grantable():
         console.print(name)
 
 
 def _grantable() -> list[str]:
-    return sorted(m.full_name for m in build_method_table().values() if CallerKind.AGENCY in m.access)
+    """Methods whose contract admits agency callers, then the event types they may subscribe to."""
+    table = {**build_method_table(), **gateway_method_table()}
+    methods = sorted(m.full_name for m in table.values() if CallerKind.AGENCY in m.access and m.grant_required)
+    return methods + sorted(grant_name(t) for t in event_types())
 
 
 def _external_method(method: str) -> bool:

@@ -124,6 +124,9 @@ class GatewayConfig:
     member_rate: float = 200.0                # calls/s per member
     member_burst: int = 400
     member_concurrency: int = 32
+    max_subscriptions: int = 16               # open EventService/Subscribe streams (each holds a worker)
+    stream_max_seconds: float = 300.0         # a stream ends (OK) after this; the caller resumes
+    subscribe_poll_seconds: float = 0.5       # how often an idle subscription asks the archive
 
     @property
     def grpc_message_limit(self) -> int:
@@ -166,9 +169,15 @@ class GatewayConfig:
             member_rate=env_rate("EGOV_GATEWAY_MEMBER_RATE", 200),
             member_burst=env_int("EGOV_GATEWAY_MEMBER_BURST", 400),
             member_concurrency=env_int("EGOV_GATEWAY_MEMBER_CONCURRENCY", 32),
+            max_subscriptions=env_int("EGOV_GATEWAY_MAX_SUBSCRIPTIONS", 16),
+            stream_max_seconds=env_seconds("EGOV_GATEWAY_STREAM_MAX_SECONDS", 300),
+            subscribe_poll_seconds=env_seconds("EGOV_GATEWAY_SUBSCRIBE_POLL_SECONDS", 0.5),
         )
         if config.log_key is not None and len(config.log_key) < 32:
             raise ConfigError("EGOV_GATEWAY_LOG_KEY_FILE must hold at least 32 bytes")
+        if config.max_subscriptions >= config.workers:
+            raise ConfigError("EGOV_GATEWAY_MAX_SUBSCRIPTIONS must be below EGOV_GATEWAY_WORKERS: each open "
+                              "subscription holds a worker, and unary calls need some")
         if config.default_deadline > config.max_deadline:
             raise ConfigError("EGOV_GATEWAY_DEFAULT_DEADLINE_SECONDS must not exceed "
                               "EGOV_GATEWAY_MAX_DEADLINE_SECONDS")

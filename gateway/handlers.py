@@ -3,12 +3,12 @@
 The handler validates the request against the proto rules, calls `<service>.<method>(request=...,
 caller=...)` over RPC within the call's deadline, and parses the reply into the response class.
 The gateway's own methods (egov.gateway.v1) get the same decoding and validation, then a local
-function instead of the bus.
+function instead of the bus (for EventService/Subscribe, a generator of responses).
 """
 
 from __future__ import annotations  # grpc's generic types exist only in its stubs
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -69,15 +69,27 @@ def carry(method: Method, backend: RpcBackend) -> grpc.RpcMethodHandler[Any, Any
 
 
 LocalFunction = Callable[[Any, Caller], Message]
+# A server-streaming method served by the gateway; it gets the context to notice a cancelled call.
+LocalStreamFunction = Callable[[Any, Caller, grpc.ServicerContext], Iterator[Message]]
 
 
-def serve_locally(method: Method, function: LocalFunction) -> grpc.RpcMethodHandler[Any, Any]:
-    def handle(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Message:
+def serve_locally(method: Method, function: LocalFunction | LocalStreamFunction) -> grpc.RpcMethodHandler[Any, Any]:
+    def checked(request: Message | MalformedRequest) -> Message:
         if isinstance(request, MalformedRequest):
             raise InvalidArgument("request", f"not a valid {request.type_name} message: {request.reason}")
         validate(request)
-        return function(request, current_call.get().caller)
+        return request
 
+    def handle(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Message:
+        return function(checked(request), current_call.get().caller)  # type: ignore[call-arg,return-value]
+
+    def handle_stream(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Iterator[Message]:
+        return function(checked(request), current_call.get().caller, context)  # type: ignore[call-arg,return-value]
+
+    if method.server_streaming:
+        return grpc.unary_stream_rpc_method_handler(
+            handle_stream, request_deserializer=decoder(method.request_class),
+            response_serializer=method.response_class.SerializeToString)
     return grpc.unary_unary_rpc_method_handler(
         handle, request_deserializer=decoder(method.request_class),
         response_serializer=method.response_class.SerializeToString,
@@ -85,7 +97,8 @@ def serve_locally(method: Method, function: LocalFunction) -> grpc.RpcMethodHand
 
 
 def generic_handlers(table: Mapping[str, Method], backend: RpcBackend,
-                     local: Mapping[str, LocalFunction] | None = None) -> list[grpc.GenericRpcHandler[Any, Any]]:
+                     local: Mapping[str, LocalFunction | LocalStreamFunction] | None = None,
+                     ) -> list[grpc.GenericRpcHandler[Any, Any]]:
     """Handlers for every method of `table`: carried over RPC, or served by `local[full name]`."""
     local = local or {}
     by_service: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}

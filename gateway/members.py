@@ -25,6 +25,7 @@ INSTANCE = "VN"
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _METHOD = re.compile(r"/[a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9]*/[A-Z][A-Za-z0-9]*")
+_EVENT_GRANT = re.compile(r"event:[a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9]*")
 _SERVICE = re.compile(r"[a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9]*")
 _ADDRESS = re.compile(r"[0-9A-Za-z.:\[\]-]+:[0-9]{1,5}")
 
@@ -57,9 +58,11 @@ def check_fingerprint(value: str) -> str:
 
 
 def check_method_name(value: str) -> str:
-    if not _METHOD.fullmatch(value):
+    """What a grant is of: a full gRPC method name, or `event:<event type>` (gateway.event_types)."""
+    if not (_METHOD.fullmatch(value) or _EVENT_GRANT.fullmatch(value)):
         raise InvalidArgument("method", f"must be a full gRPC method name like "
-                                        f"/egov.procedures.v1.ProcedureService/GetDossier, got {value!r}")
+                                        f"/egov.procedures.v1.ProcedureService/GetDossier or an event type like "
+                                        f"event:egov.procedures.v1.DossierCompleted, got {value!r}")
     return value
 
 

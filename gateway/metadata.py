@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from egov.common.v1 import caller_pb2, options_pb2
 from egov.gateway.v1 import metadata_pb2 as pb
+from gateway.event_types import event_types as all_event_types
+from gateway.event_types import granted_types
 from gateway.handlers import LocalFunction
 from gateway.members import Registry, SubsystemId
 from gateway.message_log import LogKey
@@ -47,12 +49,14 @@ class MetadataService:
 
     def allowed_methods(self, request: pb.AllowedMethodsRequest, caller: Caller) -> pb.AllowedMethodsResponse:
         allowed = [m for m in self._served(request.service) if caller.kind in m.access]
+        event_types: list[str] = []
         if caller.kind is CallerKind.AGENCY:
             granted = self._registry().granted_methods(SubsystemId.parse(caller.subject))
             allowed = [m for m in allowed if not m.grant_required or m.full_name in granted]
+            event_types = sorted(granted_types(granted) & all_event_types())
         return pb.AllowedMethodsResponse(client=self._log_key.client_id(caller),
                                          caller_kind=options_pb2.CallerKind.Value(caller.kind.value),
-                                         methods=self._describe(allowed))
+                                         methods=self._describe(allowed), event_types=event_types)
 
     def _served(self, service: str) -> list[Method]:
         return sorted((m for m in self._table.values() if m.exposed and (not service or m.grpc_service == service)),

@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from egov.common.v1 import options_pb2
-from egov.gateway.v1 import metadata_pb2
+from egov.gateway.v1 import events_pb2, metadata_pb2
 from egov.identity.v1 import identity_pb2
 from egov.notifications.v1 import notifications_pb2
 from egov.payments.v1 import payments_pb2
@@ -28,7 +28,9 @@ from services.common.caller import CallerKind
 PLATFORM_PROTOS: tuple[ModuleType, ...] = (
     identity_pb2, procedures_pb2, payments_pb2, postal_pb2, notifications_pb2,
 )
-GATEWAY_PROTOS: tuple[ModuleType, ...] = (metadata_pb2,)
+GATEWAY_PROTOS: tuple[ModuleType, ...] = (metadata_pb2, events_pb2)
+# The gateway's own methods every member may call without a grant (X-Road's metadata services).
+OPEN_TO_MEMBERS = frozenset({"egov.gateway.v1.MetadataService"})
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,13 @@ class Method:
     request_class: type[Message]
     response_class: type[Message]
     access: frozenset[CallerKind]     # empty: the gateway never serves it
-    local: bool = False               # served by the gateway itself (metadata), not carried over RPC
+    local: bool = False               # served by the gateway itself (metadata, events), not carried over RPC
+    grant_required: bool = True       # agency callers need a grant; not for the metadata methods
+    server_streaming: bool = False    # a stream of responses (served locally only)
 
     @property
     def exposed(self) -> bool:
         return bool(self.access)
-
-    @property
-    def grant_required(self) -> bool:
-        """Agency callers need a grant; the gateway's own metadata methods are open to every member."""
-        return not self.local
 
     @property
     def needs_principal(self) -> bool:
@@ -78,7 +77,7 @@ def access_of(method: MethodDescriptor) -> frozenset[CallerKind]:
 
 
 def method_from_descriptor(service: ServiceDescriptor, method: MethodDescriptor, local: bool = False) -> Method:
-    if method.client_streaming or method.server_streaming:
+    if method.client_streaming or (method.server_streaming and not local):
         raise ValueError(f"{service.full_name}/{method.name}: streaming methods are not carried over RPC")
     return Method(
         full_name=f"/{service.full_name}/{method.name}",
@@ -90,6 +89,8 @@ def method_from_descriptor(service: ServiceDescriptor, method: MethodDescriptor,
         response_class=GetMessageClass(method.output_type),
         access=access_of(method),
         local=local,
+        grant_required=not (local and service.full_name in OPEN_TO_MEMBERS),
+        server_streaming=method.server_streaming,
     )
 
 

@@ -65,6 +65,7 @@ from gateway.outbound import listen as listen_outbound
 from gateway.registry_cache import FixedRegistry, RegistryCache, RegistrySource
 from gateway.registry_store import RegistryStore
 from gateway.rpc_client import NamekoRpcClient, RpcBackend
+from gateway.subscriptions import EventFeed
 from services.common import telemetry
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Gateway:
     registry: RegistryCache
     message_log: MessageLog
     services: list[str]
+    feed: EventFeed
     outbound_server: grpc.Server | None = None
     outbound_port: int | None = None
     external_channels: ExternalChannels | None = None
@@ -92,6 +94,7 @@ class Gateway:
 
     def stop(self, grace: float) -> None:
         self.health.enter_graceful_shutdown()
+        self.feed.close()     # open subscriptions end UNAVAILABLE at once instead of holding the grace
         stopped = [self.server.stop(grace)]
         if self.outbound_server is not None:
             stopped.append(self.outbound_server.stop(grace))
@@ -134,7 +137,8 @@ def build_gateway(config: GatewayConfig, backend: RpcBackend, table: Mapping[str
     interceptors: list[grpc.ServerInterceptor[Any, Any]] = [
         RequestContextInterceptor(served, config.default_deadline, config.max_deadline,
                                   max_message_bytes=config.max_message_bytes, message_log=message_log,
-                                  log_key=log_key, durable=config.log_durable),
+                                  log_key=log_key, durable=config.log_durable,
+                                  stream_max_seconds=config.stream_max_seconds),
         MaintenanceInterceptor(served, registry.current),
         AuthenticationInterceptor(served, Authenticator(
             caller_resolvers(config.token_public_key, registry.current, lambda: registry.loaded))),
@@ -150,7 +154,9 @@ def build_gateway(config: GatewayConfig, backend: RpcBackend, table: Mapping[str
         maximum_concurrent_rpcs=config.workers,
     )
     metadata = MetadataService(served, registry.current, log_key)
-    server.add_generic_rpc_handlers(generic_handlers(served, backend, metadata.functions()))
+    feed = EventFeed(backend, registry.current, max_open=config.max_subscriptions,
+                     poll_seconds=config.subscribe_poll_seconds)
+    server.add_generic_rpc_handlers(generic_handlers(served, backend, {**metadata.functions(), **feed.functions()}))
 
     services = grpc_service_names(served)
     health_servicer = health.HealthServicer()
@@ -159,7 +165,7 @@ def build_gateway(config: GatewayConfig, backend: RpcBackend, table: Mapping[str
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     port, agency_port = _listen(server, config)
-    gateway = Gateway(server, health_servicer, port, agency_port, registry, message_log, services)
+    gateway = Gateway(server, health_servicer, port, agency_port, registry, message_log, services, feed)
     if config.outbound_address:
         _add_outbound(gateway, config, limiter, log_key)
     registry.on_change = gateway.on_registry_change

@@ -1,14 +1,20 @@
 """The archive nameko service: indexes every event of the archive stream in MongoDB for search.
 
 The stream (`egov.events.archive`, bound to every event type) is the durable, ordered log and
-what replays read; this index is how people and tools find events in it (docs/INTEGRATION.md).
+what replays read; this index is how people and tools find events in it (docs/INTEGRATION.md),
+and what the gateway's agency subscriptions (EventService/Subscribe) read, a page at a time.
 """
+
+import base64
+from typing import Any
 
 from nameko.rpc import rpc
 
 from services.archive.adapters.index import ArchiveIndex
 from services.archive.dependencies import Index, indexed_through
+from services.archive.domain.query import FeedPage
 from services.archive.stream import archive_stream
+from services.common.errors import NotFound
 
 
 class ArchiveService:
@@ -25,6 +31,24 @@ class ArchiveService:
         """The stream offset through which the index is complete (-1 before the first event)."""
         last = self.index.position()
         return {"offset": -1 if last is None else last}
+
+    @rpc  # type: ignore[untyped-decorator]
+    def feed_start(self, types: list[str], after_event_id: str = "", earliest: bool = False) -> dict[str, int]:
+        """Where a subscription starts: after the event it names (one of `types`, else it is not
+        found: a caller learns nothing of events it may not read), at the first event, or now."""
+        if after_event_id:
+            doc = self.index.get(after_event_id)
+            if doc is None or doc["type"] not in types:
+                raise NotFound("after_event_id", f"no archived event {after_event_id!r} of the types subscribed to")
+            return {"after": int(doc["offset"])}
+        last = self.index.position()
+        return {"after": -1 if earliest or last is None else last}
+
+    @rpc  # type: ignore[untyped-decorator]
+    def feed(self, types: list[str], after: int, correlation_id: str = "", limit: int = 100) -> dict[str, Any]:
+        """The next page of a subscription: envelopes (base64) in stream order, and where the page after starts."""
+        docs, next_after = self.index.feed(FeedPage(tuple(types), after, correlation_id, limit))
+        return {"events": [base64.b64encode(d["envelope"]).decode() for d in docs], "after": next_after}
 
     @archive_stream(resume_after=indexed_through)  # type: ignore[untyped-decorator]
     def record(self, batch: list[tuple[int, bytes]]) -> None:

@@ -88,18 +88,20 @@ def gateway_env(stack: Stack, certs: Path, **extra: str) -> dict[str, str]:
             "EGOV_GATEWAY_MAX_MESSAGE_BYTES": str(MAX_BYTES), **extra}
 
 
-def start_agency_platform(tmp: Path, **extra_env: str) -> AgencyPlatform:
-    """A stack with no platform service, the fake `procedures`, certificates and a TLS gateway."""
+def start_agency_platform(tmp: Path, services: tuple[str, ...] = (), **extra_env: str) -> AgencyPlatform:
+    """A stack with certificates, a TLS gateway and `services`; without any, the fake `procedures`."""
     stack = Stack(tmp / "stack")
     certs = tmp / "certs"
     make_all(certs, agencies=(DESK, POST, STRANGER))
     agency_port = free_port()
     env = gateway_env(stack, certs, EGOV_GATEWAY_AGENCY_ADDRESS=f"127.0.0.1:{agency_port}", **extra_env)
     try:
-        stack.start(services=(), gateway=False)
-        stack._spawn("procedures", [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
-                                    "tests.integration.fake_services:FakeProcedures"], stack.env())
-        stack.wait_for_service("procedures")
+        stack.start(services=services, gateway=False)
+        if not services:
+            stack._spawn("procedures", [str(BIN / "nameko"), "run", "--config",
+                                        str(ROOT / "deploy" / "nameko.yaml"),
+                                        "tests.integration.fake_services:FakeProcedures"], stack.env())
+            stack.wait_for_service("procedures")
         platform = AgencyPlatform(stack, certs, MongoClient(stack.mongo_uri), CliRunner(), {
             "EGOV_MONGO_URI": stack.mongo_uri, "EGOV_GATEWAY_SEAL_KEY_FILE": env["EGOV_GATEWAY_SEAL_KEY_FILE"],
             "AGENCY_PORT": str(agency_port)}, env)

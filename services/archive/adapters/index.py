@@ -8,7 +8,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from services.archive.domain.query import EventQuery
+from services.archive.domain.query import EventQuery, FeedPage
 from services.archive.domain.record import index_record
 from services.common.config import database_name
 from services.common.topology import ARCHIVE_STREAM
@@ -94,3 +94,13 @@ class ArchiveIndex:
                 docs = []
         if docs:
             yield docs
+
+    # -- reading (agency subscriptions, through the gateway) ---------------------------------------
+    def feed(self, page: FeedPage) -> tuple[list[dict[str, Any]], int]:
+        """The page's events (offset, id, envelope) in stream order, and the next page's `after`."""
+        through = self.position()
+        if through is None:
+            return [], page.after
+        docs = list(self.events.find(page.as_filter(through), {"offset": 1, "envelope": 1})
+                    .sort("offset", ASCENDING).limit(page.limit))
+        return docs, page.next_after([int(d["offset"]) for d in docs], through)

@@ -55,3 +55,35 @@ class EventQuery:
             "until": self.until.isoformat() if self.until else "",
             "types": sorted(self.types) if self.types is not None else None,
         }.items() if v not in ("", None)}
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """Where an agency subscription reads next: the events of `types` (and of one journey, if
+    `correlation_id`) after stream offset `after`, at most `limit` of them."""
+
+    types: tuple[str, ...]
+    after: int                       # -1: from the first archived event
+    correlation_id: str = ""
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.types:
+            raise InvalidArgument("types", "name at least one event type")
+        if self.after < -1:
+            raise InvalidArgument("after", f"must be -1 or a stream offset, got {self.after}")
+        if not 1 <= self.limit <= 1000:
+            raise InvalidArgument("limit", f"must be 1..1000, got {self.limit}")
+
+    def as_filter(self, through: int) -> dict[str, Any]:
+        """Offsets after `after` up to `through`, the position the index was complete at when the
+        page was asked for: every event up to it is indexed, so none is skipped by moving past it."""
+        found: dict[str, Any] = {"offset": {"$gt": self.after, "$lte": through}, "type": {"$in": list(self.types)}}
+        if self.correlation_id:
+            found["correlation_id"] = self.correlation_id
+        return found
+
+    def next_after(self, offsets: list[int], through: int) -> int:
+        """The next page's `after`: past everything examined, which is up to `through` unless the
+        page was full."""
+        return offsets[-1] if len(offsets) >= self.limit else max(self.after, through)
