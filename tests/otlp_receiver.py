@@ -1,10 +1,14 @@
-"""A real OTLP/HTTP receiver for tests: processes export their spans to it like to a collector."""
+"""A real OTLP/HTTP receiver for tests: processes export their spans and metrics to it like to a collector."""
 
 import gzip
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -21,9 +25,15 @@ class ReceivedSpan:
     attributes: tuple[tuple[str, str], ...]
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
 class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        # The latest value of every cumulative counter point: (service, metric, labels) -> value;
+        # histograms by their count.
+        self.points: dict[tuple[str, str, Labels], float] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -35,6 +45,9 @@ class OtlpReceiver:
                 if self.path == "/v1/traces":
                     receiver._collect(body)
                     reply = ExportTraceServiceResponse().SerializeToString()
+                elif self.path == "/v1/metrics":
+                    receiver._collect_metrics(body)
+                    reply = ExportMetricsServiceResponse().SerializeToString()
                 else:
                     reply = b""
                 self.send_response(200)
@@ -62,6 +75,27 @@ class OtlpReceiver:
                         service, span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.name,
                         tuple((a.key, a.value.string_value) for a in span.attributes),
                     ) for span in scope.spans)
+
+    def _collect_metrics(self, body: bytes) -> None:
+        request = ExportMetricsServiceRequest()
+        request.ParseFromString(body)
+        for resource_metrics in request.resource_metrics:
+            service = next((a.value.string_value for a in resource_metrics.resource.attributes
+                            if a.key == "service.name"), "")
+            for scope in resource_metrics.scope_metrics:
+                for metric in scope.metrics:
+                    kind = metric.WhichOneof("data")
+                    for point in getattr(metric, kind).data_points if kind in ("sum", "histogram") else ():
+                        labels = tuple(sorted((a.key, a.value.string_value) for a in point.attributes))
+                        value = float(point.count if kind == "histogram" else point.as_int or point.as_double)
+                        with self._lock:
+                            self.points[(service, metric.name, labels)] = value
+
+    def metric(self, service: str, name: str, **labels: str) -> float:
+        """The sum over the points of `service`'s metric `name` whose labels include `labels`."""
+        with self._lock:
+            return sum(value for (svc, metric, point_labels), value in self.points.items()
+                       if svc == service and metric == name and set(labels.items()) <= set(point_labels))
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         with self._lock:

@@ -1,11 +1,13 @@
-"""One journey through the gateway is one trace, with spans from every process it crosses."""
+"""One journey through the gateway is one trace, with spans from every process it crosses, and it
+shows in the metrics every process exports."""
 
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import grpc
 import pytest
+from pymongo import MongoClient
 
 from deploy.local.journey import Journey, residents
 from deploy.local.stack import Stack
@@ -17,38 +19,48 @@ from tests.support import eventually
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def traced_platform(tmp_path: Path) -> Iterator[tuple[Platform, OtlpReceiver]]:
+@dataclass
+class TracedJourney:
+    platform: Platform
+    receiver: OtlpReceiver
+    trace_id: str
+    root_span: str
+    citizen_id: str
+    dossier_code: str
+    agency_code: str
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedJourney]:
+    """One journey on a stack exporting OTLP to the receiver, under a trace id of the test's."""
     receiver = OtlpReceiver()
-    stack = Stack(tmp_path, extra_env={
+    stack = Stack(tmp_path_factory.mktemp("traced"), extra_env={
         "EGOV_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
     try:
         stack.start()
         channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports.gateway}")
-        from pymongo import MongoClient
-
-        yield Platform(stack, Journey(channel, f"http://127.0.0.1:{stack.ports.paygate}"),
-                       MongoClient(stack.mongo_uri)), receiver
+        platform = Platform(stack, Journey(channel, f"http://127.0.0.1:{stack.ports.paygate}"),
+                            MongoClient(stack.mongo_uri))
+        journey = platform.journey
+        trace_id, root_span = secrets.token_hex(16), secrets.token_hex(8)
+        journey.trace.traceparent = f"00-{trace_id}-{root_span}-01"
+        citizen = journey.register_citizen(residents()[0])
+        procedure = journey.pick_procedure(level=4, with_fee=True)
+        dossier = journey.submit(citizen, procedure)
+        journey.pay(citizen, dossier.code)
+        journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
+        journey.work(platform.civil_servant(procedure.agency_code), dossier.code)
+        journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED)
+        yield TracedJourney(platform, receiver, trace_id, root_span, citizen.citizen_id, dossier.code,
+                            procedure.agency_code)
     finally:
         stack.stop()
         receiver.close()
 
 
-def test_a_journey_is_one_trace_across_every_process(traced_platform: tuple[Platform, OtlpReceiver]) -> None:
-    platform, receiver = traced_platform
-    journey = platform.journey
-    trace_id, root_span = secrets.token_hex(16), secrets.token_hex(8)
-    journey.trace.traceparent = f"00-{trace_id}-{root_span}-01"
-
-    citizen = journey.register_citizen(residents()[0])
-    procedure = journey.pick_procedure(level=4, with_fee=True)
-    dossier = journey.submit(citizen, procedure)
-    journey.pay(citizen, dossier.code)
-    journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
-    journey.work(platform.civil_servant(procedure.agency_code), dossier.code)
-    journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED)
-
+def test_a_journey_is_one_trace_across_every_process(traced: TracedJourney) -> None:
+    receiver, trace_id, root_span = traced.receiver, traced.trace_id, traced.root_span
     wanted = {"gateway", "identity", "procedures", "payments", "postal", "notifications"}
 
     def orphans() -> list[object]:
@@ -62,6 +74,25 @@ def test_a_journey_is_one_trace_across_every_process(traced_platform: tuple[Plat
     spans = receiver.trace(trace_id)
     assert orphans() == []
     assert any(s.name.startswith("payments handle egov.procedures.v1.DossierSubmitted") for s in spans)
-    assert any(dict(s.attributes).get("egov.dossier_code") == dossier.code for s in spans)
+    assert any(dict(s.attributes).get("egov.dossier_code") == traced.dossier_code for s in spans)
     # Personal data stays out of spans.
-    assert not any(citizen.citizen_id in value for s in spans for _, value in s.attributes)
+    assert not any(traced.citizen_id in value for s in spans for _, value in s.attributes)
+
+
+def test_the_journey_shows_in_every_process_metrics(traced: TracedJourney) -> None:
+    receiver = traced.receiver
+    submit = "/egov.procedures.v1.ProcedureService/SubmitDossier"
+    submitted, completed = "egov.procedures.v1.DossierSubmitted", "egov.procedures.v1.DossierCompleted"
+    expected = [
+        ("gateway", "egov.gateway.calls", {"rpc.method": submit, "rpc.grpc.status_code": "OK"}),
+        ("gateway", "egov.gateway.call.duration", {"rpc.method": submit}),
+        ("procedures", "egov.events.published", {"type": submitted}),
+        ("procedures", "egov.events.published", {"type": completed}),
+        ("payments", "egov.events.consumed", {"type": submitted, "outcome": "processed"}),
+        ("notifications", "egov.events.consumed", {"type": completed, "outcome": "processed"}),
+        ("procedures", "egov.dossiers.completed", {"agency_code": traced.agency_code,
+                                                   "timeliness": "TIMELINESS_ON_TIME"}),
+    ]
+    eventually(lambda: all(receiver.metric(service, name, **labels) >= 1 for service, name, labels in expected),
+               "the journey's calls, events and completed dossier in the exported metrics", timeout=30)
+    assert receiver.metric("payments", "egov.events.failed") == 0

@@ -38,6 +38,7 @@ from services.common.config import env_float
 from services.common.events.broker import dead_letter_exchange, events_exchange
 from services.common.events.dlq import parked_headers
 from services.common.events.envelope import CONTENT_TYPE
+from services.common.runtime import event_metrics
 from services.common.topology import DELIVERY_LIMIT, queue_arguments, subscription
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,9 @@ class EventConsumer(Consumer):  # type: ignore[misc]
             return
         attempt = attempt_of(message)
         error = error_text(exc_info)
+        labels = {"service": self.service, "type": str((message.headers or {}).get("ce_type", ""))}
         if attempt < MAX_ATTEMPTS:
+            event_metrics.failed.add(1, {**labels, "outcome": "retried"})
             delay = retry_delay(attempt, self.retry_base)
             log.warning("event %s failed on attempt %d/%d (%s); retrying in %.1f s",
                         message.properties.get("message_id"), attempt, MAX_ATTEMPTS, error, delay)
@@ -151,6 +154,7 @@ class EventConsumer(Consumer):  # type: ignore[misc]
             return
         log.error("event %s parked in %s after %d attempts: %s", message.properties.get("message_id"),
                   subscription(self.service).dead_letter_queue, attempt, error)
+        event_metrics.failed.add(1, {**labels, "outcome": "dead_lettered"})
         self.consumer.ack_message(message)
 
     def _park(self, message: Message, error: str, attempt: int) -> None:

@@ -30,7 +30,7 @@ from services.common.events.broker import EventPublisher, Unroutable, declare_to
 from services.common.events.envelope import unpack
 from services.common.events.replay import REBUILD_HEADER
 from services.common.mongo_store import INBOX, OUTBOX, AlreadyProcessed, Cause, MongoStore, Transaction
-from services.common.runtime import tracing
+from services.common.runtime import event_metrics, tracing
 from services.common.runtime.entrypoints import tolerate_lost_connections
 from services.common.telemetry import current_traceparent
 
@@ -57,11 +57,13 @@ class WorkerStore:
     def handle_event(self, event: CloudEvent, handlers: Mapping[str, EventHandler]) -> bool:
         """Process one incoming event exactly once; False if it was a duplicate or not ours."""
         handler = handlers.get(event.type)
+        consumer = self._provider.service_name
+        labels = {"service": consumer, "type": event.type}
         if handler is None:
             log.warning("no handler for %s (event %s); acknowledged", event.type, event.id)
+            event_metrics.consumed.add(1, {**labels, "outcome": "ignored"})
             return False
         payload: Message = unpack(event)
-        consumer = self._provider.service_name
         rebuild = bool(self._worker_ctx.context_data.get(REBUILD_HEADER))
 
         def apply(tx: Transaction) -> None:
@@ -80,7 +82,9 @@ class WorkerStore:
             self.transaction(apply, cause)
         except AlreadyProcessed:
             log.info("event %s (%s) already processed; acknowledged", event.id, event.type)
+            event_metrics.consumed.add(1, {**labels, "outcome": "duplicate"})
             return False
+        event_metrics.consumed.add(1, {**labels, "outcome": "rebuilt" if rebuild else "processed"})
         return True
 
     def _cause(self) -> Cause:
@@ -148,6 +152,8 @@ class Store(DependencyProvider):  # type: ignore[misc]
             log.info("publishing through a pooled connection failed; trying a new connection", exc_info=True)
             self._publish(events, EventPublisher(self._amqp_uri))
         self.store.mark_published([e.id for e in events])
+        for event in events:
+            event_metrics.published.add(1, {"service": self.service_name, "type": event.type})
 
     def _pooled_publisher(self) -> EventPublisher:
         try:
