@@ -9,4 +9,5 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
 "$VENV/bin/python" -m tests.deploy.manifests k8s/base k8s/overlays/dev k8s/overlays/prod
+echo "docker-compose.yml: Compose Specification schema (check-jsonschema vendor.compose-spec)"
 "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
