@@ -34,6 +34,10 @@ BENCH_SOURCE = "/egov/bench"
 
 
 def start_archive(stack: Stack) -> None:
+    """The archive service, unless the stack started it already (`Stack.start()` does by default)."""
+    running = stack.processes.get("archive")
+    if running is not None and running.poll() is None:
+        return
     stack._spawn("archive", [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
                              "services.archive.service:ArchiveService"], stack.service_env("archive"))
     stack.wait_for_service("archive")

@@ -207,6 +207,9 @@ class Stack:
         make_all(self.workdir / "certs")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        running = self.processes.get(name)
+        if running is not None and running.poll() is None:   # it would be orphaned, never stopped
+            raise RuntimeError(f"{name} is already running (pid {running.pid})")
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(argv, cwd=ROOT, env=env or self.env(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
