@@ -22,7 +22,7 @@ import grpc
 from pymongo import MongoClient
 from rich.console import Console
 
-from bench import broker_limits, raw_limits
+from bench import agency_bench, broker_limits, raw_limits
 from bench.cast import gateway_operations, make_cast
 from bench.footprint import CpuMeter, PeakSampler, snapshot
 from bench.gateway_bench import compare, wait_until_quiet
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--journey-seconds", type=float, default=30.0, help="measured window of each journey run")
     parser.add_argument("--citizens", type=int, default=16, help="citizens registered and reused by the journeys")
     parser.add_argument("--profile", action="store_true", help="record py-spy profiles (var/bench/*.svg)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "gateway", "journeys", "replay"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "gateway", "agency", "journeys", "replay"])
     parser.add_argument("--mongo-uri-options", default="",
                         help="experiment: options appended to every process's MongoDB URI, e.g. retryWrites=false")
     args = parser.parse_args()
@@ -119,6 +119,16 @@ def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None
                 results["gateway"] = [c.row() for op in operations for c in compare(
                     channel, rpc, stack.amqp_uri, stack.processes, op, tuple(args.concurrency), args.seconds, echo,
                     progress=console.print)]
+            wait_until_quiet(stack.amqp_uri)
+        if "agency" not in args.skip:
+            console.print("[bold]agency calls (mutual TLS, rights, message log) vs direct nameko RPC[/]")
+            try:
+                dossier = agency_bench.submit_dossier(journey, cast.citizens[0])
+                results["agency"] = agency_bench.run_on(stack, dossier, args.seconds, agency_bench.CONCURRENCY,
+                                                        args.profile)
+            except Exception as exc:   # the gateway's agency side is still moving: report, go on
+                results["agency"] = {"missing": f"agency benchmark failed: {type(exc).__name__}: {exc}"[:300]}
+                console.print(f"[red]{results['agency']['missing']}[/]")
             wait_until_quiet(stack.amqp_uri)
         if "journeys" not in args.skip:
             runs = [measure_journeys(stack, journey, cast, n, args, results) for n in args.journeys]

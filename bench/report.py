@@ -6,6 +6,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.agency_bench import print_report as print_agency
+
 GATEWAY_MIN_RATIO = 0.8
 GATEWAY_P99_MS_AT_32 = 50.0
 JOURNEYS_PER_S = 50.0
@@ -40,6 +42,17 @@ def targets(results: dict[str, Any]) -> list[Target]:
             p99 = at32["gateway"]["p99_ms"]
             found.append(Target(f"gateway {op}: p99 at 32 callers", f"< {GATEWAY_P99_MS_AT_32:.0f} ms",
                                 f"{p99:.1f} ms", p99 < GATEWAY_P99_MS_AT_32))
+    agency = results.get("agency")
+    if agency:
+        name, goal = ("agency GetDossier (mutual TLS, rights, log): throughput vs direct nameko RPC",
+                      f">= {GATEWAY_MIN_RATIO}x at every concurrency")
+        points = agency.get("points")
+        if points:
+            worst = min(points, key=lambda p: p["gateway_vs_direct"])
+            found.append(Target(name, goal, f"min {worst['gateway_vs_direct']:.2f}x (at {worst['concurrency']})",
+                                all(p["gateway_vs_direct"] >= GATEWAY_MIN_RATIO for p in points)))
+        else:
+            found.append(Target(name, goal, agency.get("missing", "not measured"), None))
     journeys = results.get("journeys")
     if journeys:
         rate = journeys["journeys_per_s"]
@@ -123,6 +136,8 @@ def print_report(results: dict[str, Any], console: Console) -> None:
 
     if results.get("gateway"):
         print_gateway(results, console)
+    if results.get("agency", {}).get("points"):
+        print_agency(results["agency"], console)
     print_journeys(results, console)
 
     replay = results.get("replay")
