@@ -58,10 +58,10 @@ bench: install ## measure the platform against this machine's raw limits (not pa
 	deploy/local/ensure-rabbitmq.sh
 	$(PY) -m bench
 
-lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/ and gateway/
+lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/, gateway/ and deploy/
 	$(BUF) lint protos
 	$(VENV)/bin/ruff check services gateway simulators deploy tests bench
-	$(VENV)/bin/mypy services gateway
+	$(VENV)/bin/mypy services gateway deploy
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache var

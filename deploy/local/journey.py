@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
@@ -72,8 +72,11 @@ class Clients:
         self.notifications = notifications_pb2_grpc.NotificationServiceStub(self.channel)
 
 
-def bearer(token: str) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {token}")]
+Channel: TypeAlias = caller_pb2.NotificationChannel.ValueType
+
+
+def bearer(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
 
 
 PASSWORD = "mat-khau-an-toan-2026"
@@ -86,7 +89,7 @@ class Citizen:
     token: str
 
 
-class TraceContext(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class TraceContext(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     """Sends `traceparent` with every call, so the whole journey is one trace."""
 
     def __init__(self) -> None:
@@ -108,7 +111,7 @@ class Journey:
         self.paygate_url = paygate_url.rstrip("/")
 
     # -- citizen ------------------------------------------------------------------------------
-    def register_citizen(self, resident: dict[str, Any], channels: tuple[int, ...] = (
+    def register_citizen(self, resident: dict[str, Any], channels: tuple[Channel, ...] = (
             caller_pb2.NOTIFICATION_CHANNEL_EMAIL, caller_pb2.NOTIFICATION_CHANNEL_SMS)) -> Citizen:
         self.api.identity.RegisterCitizen(identity_pb2.RegisterCitizenRequest(
             citizen_id=resident["citizen_id"], full_name=resident["full_name"],
@@ -160,9 +163,12 @@ class Journey:
         return self.api.procedures.GetDossier(pp.GetDossierRequest(code=code), metadata=bearer(token),
                                               timeout=10).dossier
 
-    def wait_status(self, token: str, code: str, status: int, timeout: float = 30) -> pp.Dossier:
-        return wait_until(lambda: (d := self.dossier(token, code)).status == status and d,
-                          f"dossier {code} to reach {pp.DossierStatus.Name(status)}", timeout)
+    def wait_status(self, token: str, code: str, status: pp.DossierStatus.ValueType, timeout: float = 30) -> pp.Dossier:
+        def reached() -> pp.Dossier | None:
+            dossier = self.dossier(token, code)
+            return dossier if dossier.status == status else None
+
+        return wait_until(reached, f"dossier {code} to reach {pp.DossierStatus.Name(status)}", timeout)
 
     def shipment(self, token: str, code: str) -> postal_pb2.Shipment:
         return self.api.postal.GetShipment(postal_pb2.GetShipmentRequest(dossier_code=code),
@@ -196,5 +202,6 @@ def read_mailbox(mailbox_url: str, to: str = "") -> list[dict[str, Any]]:
     query = f"?to={urllib.parse.quote(to)}" if to else ""
     with urllib.request.urlopen(f"{mailbox_url.rstrip('/')}/messages{query}", timeout=10) as reply:
         data = json.loads(reply.read())
-    return data["messages"] if isinstance(data, dict) else data
+    messages: list[dict[str, Any]] = data["messages"] if isinstance(data, dict) else data
+    return messages
 
