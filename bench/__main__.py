@@ -261,11 +261,12 @@ def measure_replay(stack: Stack, events: int = 5000, rounds: int = 3) -> dict[st
     replay.archive(stack.amqp_uri, stack.mongo_uri, archived)
     comparison = replay.compare(stack.amqp_uri, stack.mongo_uri, archived, EventQuery(correlation_id=tag), rounds)
     console.print(comparison.report(events))
+    # The headline is what `egov-events replay` does by default: read the envelopes from the index.
     return {"events": events, "rounds": rounds, "raw_per_s": round(statistics.median(comparison.raw)),
-            "replay_per_s": round(statistics.median(comparison.stream)),
-            "replay_from_index_per_s": round(statistics.median(comparison.index)),
-            "ratio": round(comparison.ratio(comparison.stream), 3),
-            "ratio_from_index": round(comparison.ratio(comparison.index), 3)}
+            "replay_per_s": round(statistics.median(comparison.index)),
+            "replay_from_stream_per_s": round(statistics.median(comparison.stream)),
+            "ratio": round(comparison.ratio(comparison.index), 3),
+            "ratio_from_stream": round(comparison.ratio(comparison.stream), 3)}
 
 
 def public_key(stack: Stack) -> bytes:

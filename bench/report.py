@@ -66,8 +66,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
                             problems == 0 and failed == 0))
     replay = results.get("replay")
     if replay and replay.get("ratio") is not None:
-        found.append(Target("replay vs raw windowed-confirm publish", f">= {REPLAY_MIN_RATIO}x",
-                            f"{replay['ratio']:.2f}x", replay["ratio"] >= REPLAY_MIN_RATIO))
+        found.append(Target("replay vs raw windowed-confirm publish (read from the index, the default)",
+                            f">= {REPLAY_MIN_RATIO}x", f"{replay['ratio']:.2f}x", replay["ratio"] >= REPLAY_MIN_RATIO))
     else:
         found.append(Target("replay vs raw windowed-confirm publish", f">= {REPLAY_MIN_RATIO}x",
                             (replay or {}).get("missing", "bench/replay_bench.py not present"), None))
@@ -143,7 +143,8 @@ def print_report(results: dict[str, Any], console: Console) -> None:
     replay = results.get("replay")
     if replay and replay.get("ratio") is not None:
         console.print(f"Replay: {replay['replay_per_s']:,.0f} events/s vs raw {replay['raw_per_s']:,.0f}/s "
-                      f"= {replay['ratio']:.2f}x")
+                      f"= {replay['ratio']:.2f}x (read from the index, the default; from the stream "
+                      f"{replay.get('ratio_from_stream', 0):.2f}x)")
 
     memory = results.get("footprint", {})
     if memory:
