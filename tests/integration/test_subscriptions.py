@@ -102,3 +102,11 @@ def test_resuming_after_an_event_the_agency_may_not_see_is_not_found(platform: A
         next(events_stub(platform).Subscribe(ev.SubscribeRequest(after_event_id=hidden.id), timeout=30))
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
     assert refused.value.details().startswith("after_event_id: no archived event")
+
+
+def test_the_admin_command_offers_event_types_and_refuses_what_is_not_one(platform: AgencyPlatform) -> None:
+    grantable = platform.admin("grants", "methods").split()
+    assert SUBSCRIBE in grantable and grant_name(SUBMITTED) in grantable
+    assert "/egov.gateway.v1.MetadataService/ListClients" not in grantable      # open to every member
+    refused = platform.admin("grants", "add", "event:egov.procedures.v1.DossierRef", "--subsystem", DESK, expect=1)
+    assert "method: event:egov.procedures.v1.DossierRef is not a method agency systems may call" in refused
