@@ -216,6 +216,19 @@ def test_maintenance_ends_open_streams_unavailable_and_the_cap_refuses_more(runn
         assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+def test_a_stopping_gateway_ends_open_streams_so_the_agency_resumes_elsewhere(running: Running) -> None:
+    running.archive.append(DossierSubmitted(dossier=dossier("A")))
+    stream = running.events().Subscribe(ev.SubscribeRequest(start=ev.START_POSITION_EARLIEST), timeout=30)
+    next(stream)
+    stopping = threading.Thread(target=running.gateway.stop, args=(10,))
+    stopping.start()
+    with pytest.raises(grpc.RpcError) as ended:
+        next(stream)
+    stopping.join()
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE        # not cut off by the grace period
+    assert ended.value.details().startswith("gateway is draining")
+
+
 def test_allowed_methods_lists_the_granted_event_types(running: Running) -> None:
     from egov.gateway.v1 import metadata_pb2_grpc
     channel = grpc.secure_channel(f"127.0.0.1:{running.gateway.agency_port}", grpc.ssl_channel_credentials(
