@@ -332,23 +332,30 @@ class Stack:
         proc.wait(timeout=30)
 
     def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            proc = self.processes[name]
+        """The gateway and the services first (they finish what they hold: in-flight work, the
+        message log's last records and seal), then the simulators, then the database."""
+        names = list(self.processes)
+        tiers = [[n for n in names if n != "mongo" and not n.startswith("sim-")],
+                 [n for n in names if n.startswith("sim-")], [n for n in names if n == "mongo"]]
+        for tier in tiers:
+            self._terminate([self.processes[n] for n in reversed(tier)])
+        self.processes.clear()
+        if self.vhost:
+            with contextlib.suppress(subprocess.SubprocessError):
+                _rabbitmqctl("delete_vhost", self.vhost)
+
+    @staticmethod
+    def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+        for proc in procs:
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        for proc in self.processes.values():
+        for proc in procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.processes.clear()
-        if self.vhost:
-            with contextlib.suppress(subprocess.SubprocessError):
-                _rabbitmqctl("delete_vhost", self.vhost)
 
     def remove(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
