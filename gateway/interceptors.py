@@ -62,7 +62,7 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-
 # grpcio reports a call without a deadline as one due in the far future.
 _NO_DEADLINE_BEYOND_SECONDS = 10 * 365 * 24 * 3600
 # Statuses that say the caller asked wrongly: not errors of the gateway's span.
-_CLIENT_ERRORS = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+_CLIENT_ERRORS = frozenset({grpc.StatusCode.CANCELLED, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                             grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION,
                             grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
 # A forwarded call waits at least this long for its log record, even past a nearly spent deadline.
@@ -180,26 +180,44 @@ class RequestContextInterceptor(ServerInterceptor):
 
     def streamed(self, method: Method, behavior: Behavior, serialize: Serializer) -> Behavior:
         """A server stream: one span, one log line and one message log record for the whole stream;
-        the response digest covers every message sent, in order."""
+        the response digest covers every message sent, in order. A stream the client abandons is
+        recorded CANCELLED."""
         def with_request_context(received: Received, context: grpc.ServicerContext) -> Iterator[bytes]:
             scope = _CallScope(self, method, received, context)
             digests: list[bytes] = []
-            sent = 0
+            sent = messages = 0
+
+            def finish(abort: bool = True) -> None:
+                if scope.failure is None and not context.is_active():
+                    scope.failure = gone()
+                scope.finish(b"", self._log_key.digest(b"".join(digests)) if self._log_key else "",
+                             sent_bytes=sent, messages=messages, abort=abort and context.is_active())
+
+            def gone() -> Status:
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    return Status(grpc.StatusCode.DEADLINE_EXCEEDED, "the client's deadline passed")
+                return Status(grpc.StatusCode.CANCELLED, "the client cancelled the stream")
+
             try:
                 for response in behavior(self._message(received), context):
                     payload = serialize(response)
                     if self._log_key is not None:
                         digests.append(bytes.fromhex(self._log_key.digest(payload)))
-                    sent += len(payload)
+                    sent, messages = sent + len(payload), messages + 1
                     scope.leave()
                     yield payload
                     scope.enter()
+            except GeneratorExit:        # grpcio dropped the stream: the client is gone
+                scope.leave()
+                scope.failure = scope.failure or gone()
+                finish(abort=False)
+                raise
             except Exception as exc:
                 scope.failed(exc)
             finally:
                 scope.leave()
-            scope.finish(b"", self._log_key.digest(b"".join(digests)) if self._log_key else "", sent_bytes=sent,
-                         messages=len(digests))
+            finish()
 
         return with_request_context
 
@@ -282,7 +300,7 @@ class _CallScope:
             self.note = self.failure.message      # the gateway's own words: no service data in them
 
     def finish(self, payload: bytes, response_digest: str, sent_bytes: int | None = None,
-               messages: int | None = None) -> None:
+               messages: int | None = None, abort: bool = True) -> None:
         """Log, measure and end the span; abort the call with its status if it failed."""
         call, method = self.call, self.method
         response_bytes = len(payload) if sent_bytes is None else sent_bytes
@@ -305,7 +323,7 @@ class _CallScope:
         labels = {"rpc.method": method.full_name, "rpc.grpc.status_code": status}
         calls_counter.add(1, labels)
         call_duration.record(duration_ms, labels)
-        if failure is not None:
+        if failure is not None and abort:
             self.context.abort(failure.code, failure.message)
 
 

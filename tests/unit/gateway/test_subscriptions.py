@@ -160,6 +160,11 @@ def test_a_subscription_streams_only_granted_types_then_resumes_after_the_last_e
     assert next(resumed).event.id == later        # followed as it is archived
     resumed.cancel()
     assert settled not in {first.id, completed, later}
+    # Each stream is one message log record, written when it ends: here both abandoned by the client.
+    # (What was sent, which may be more than the client read before it went.)
+    records = running.records(2)
+    assert [r["status"] for r in records] == ["CANCELLED", "CANCELLED"]
+    assert all(r["note"].endswith("message(s) streamed") and r["response_bytes"] > 0 for r in records)
 
 
 def test_refusals_name_the_field_and_are_logged(running: Running) -> None:
