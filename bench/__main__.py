@@ -8,13 +8,11 @@ gateway and journey benchmarks run (numbers from a profiled run are a little low
 import argparse
 import importlib.util
 import json
-import logging
 import os
 import platform
 import shutil
 import statistics
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from bench.cast import gateway_operations, make_cast
 from bench.footprint import CpuMeter, PeakSampler, snapshot
 from bench.gateway_bench import compare, wait_until_quiet
 from bench.journeys import Cast, EventWatcher, JourneyReport, check_end_state, drive
-from bench.measure import Result
+from bench.measure import Result, quiet_logs
 from bench.profiling import Profiler
 from bench.report import print_report, targets
 from deploy.local.journey import Journey
@@ -280,13 +278,6 @@ def machine() -> dict[str, Any]:
                   if line.startswith("MemTotal"))
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem_kb / 1024 / 1024, 1),
             "python": platform.python_version(), "kernel": platform.release()}
-
-
-def quiet_logs() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("pika", "amqp", "kombu"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 
 
 if __name__ == "__main__":

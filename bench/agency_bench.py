@@ -32,7 +32,6 @@ run at the highest concurrency with py-spy on the gateway and SecantusDB (not in
 
 import argparse
 import json
-import logging
 import os
 import signal
 import statistics
@@ -41,7 +40,6 @@ import sys
 import time
 import urllib.parse
 import uuid
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,6 +56,7 @@ from rich.table import Table
 from bench.cast import counter_submission, procedures
 from bench.footprint import OTHER
 from bench.gateway_bench import CALL_TIMEOUT, CONTEXT, Measured, measured, ratio, wait_until_quiet
+from bench.measure import quiet_logs
 from bench.profiling import RATE_HZ, Profiler, read_stacks
 from deploy.certs import file_name
 from deploy.local.journey import Citizen, Journey, bearer, residents
@@ -497,13 +496,6 @@ def other_cores(run: dict[str, Any]) -> float:
 
 def _process_order(name: str) -> tuple[int, str]:
     return (1 if name == OTHER else 0, name)
-
-
-def quiet_logs() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("pika", "amqp", "kombu"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Closed-loop load: N callers each calling as fast as they can for a while; throughput and latency."""
 
+import logging
 import statistics
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,3 +84,10 @@ def closed_loop(name: str, make_call: Callable[[], Callable[[], object]], concur
 
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0
+
+
+def quiet_logs() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("pika", "amqp", "kombu"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
