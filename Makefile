@@ -28,6 +28,7 @@ run: install ## bring the platform up on this machine and drive one demo journey
 
 test: install ## install from scratch, start what the tests need, run every suite
 	deploy/local/ensure-rabbitmq.sh
+	deploy/local/ensure-haproxy.sh
 	$(MAKE) lint
 	deploy/check-manifests.sh
 	$(PY) -m pytest -q tests/deploy
@@ -36,10 +37,12 @@ test: install ## install from scratch, start what the tests need, run every suit
 	$(PY) -m pytest -q tests/e2e
 
 test-unit: install
+	deploy/local/ensure-haproxy.sh
 	$(PY) -m pytest -q tests/unit
 
 test-integration: install
 	deploy/local/ensure-rabbitmq.sh
+	deploy/local/ensure-haproxy.sh
 	$(PY) -m pytest -q tests/integration
 
 test-e2e: install
@@ -56,6 +59,7 @@ test-deploy: install ## kustomize overlays, Kubernetes and compose schemas, file
 
 bench: install ## measure the platform against this machine's raw limits (not part of make test; ~6 min)
 	deploy/local/ensure-rabbitmq.sh
+	deploy/local/ensure-haproxy.sh
 	$(PY) -m bench
 
 lint: install $(BUF) ## buf lint on protos/, ruff, strict mypy on services/, gateway/ and deploy/

@@ -36,7 +36,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
@@ -60,7 +59,7 @@ from bench.measure import quiet_logs
 from bench.profiling import RATE_HZ, Profiler, read_stacks
 from deploy.certs import file_name
 from deploy.local.journey import Citizen, Journey, bearer, residents
-from deploy.local.stack import BIN, ROOT, Stack, free_port, wait_for_port
+from deploy.local.stack import BIN, ROOT, Stack, free_port
 from egov.procedures.v1 import procedures_pb2 as pp
 from gateway.members import identify
 from gateway.message_log import EXCHANGE
@@ -171,8 +170,8 @@ GATEWAYS = {"gateway": GatewayVariant("gateway-mtls", "agency-bench", True),
 
 
 def start_mtls_gateway(stack: Stack, mode: str) -> int:
-    """A gateway process with the TLS files of deploy/certs.py and its agency (mutual TLS) listener,
-    on ports and a log chain of its own; returns the agency port."""
+    """A gateway process with the TLS files of deploy/certs.py and its agency front (mutual TLS), on
+    ports and a log chain of its own; returns the front's port."""
     variant, certs, agency_port = GATEWAYS[mode], stack.workdir / "certs", free_port()
     env = {**stack.env(),
            "EGOV_GATEWAY_TLS_CERT": str(certs / "gateway.pem"), "EGOV_GATEWAY_TLS_KEY": str(certs / "gateway.key"),
@@ -182,8 +181,7 @@ def start_mtls_gateway(stack: Stack, mode: str) -> int:
            "EGOV_GATEWAY_OUTBOUND_ADDRESS": f"127.0.0.1:{free_port()}",
            "EGOV_GATEWAY_LOG_CHAIN": variant.chain,
            "EGOV_GATEWAY_LOG_DURABLE": "true" if variant.durable else "false"}
-    proc = stack._spawn(variant.process, [sys.executable, "-m", "gateway"], env)
-    wait_for_port(agency_port, 30, proc, variant.process)
+    stack.start_gateway(variant.process, env)
     return agency_port
 
 

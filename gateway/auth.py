@@ -8,15 +8,14 @@ method's `(egov.common.v1.access)` option, and a method without that option is n
 agency system also needs a grant of the method to its subsystem or to a group it belongs to.
 """
 
-import hashlib
 import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Protocol
 
 import grpc
 
+from gateway.agency_front import fingerprint, from_the_front, read_verdict, refuse_unverified
 from gateway.call import ANONYMOUS, current_call
 from gateway.errors import GatewayError
 from gateway.members import CertificateRefused, Registry, SubsystemId, identify
@@ -52,12 +51,12 @@ class BearerTokenResolver:
 
 
 class ClientCertificateResolver:
-    """An agency system: the client certificate it presented under mutual TLS, registered to a subsystem.
+    """An agency system: the client certificate it presented to the agency front, registered to a subsystem.
 
-    grpcio verifies the certificate against the trusted CA during the handshake (an unknown CA or an
-    expired certificate never gets this far: see docs/AGENCIES.md); here the certificate must be
-    registered in the member registry and not revoked. Only the mutual-TLS listener asks for client
-    certificates, so a call carrying one came in through it.
+    Only calls on the agency socket are agency calls (gateway.agency_front): there a certificate is
+    required, verified by the front against the trusted CA and within its validity period, and must be
+    registered in the member registry and not revoked. Any other call is not an agency's, whatever
+    headers it carries.
     """
 
     def __init__(self, registry: Callable[[], Registry], loaded: Callable[[], bool]) -> None:
@@ -65,26 +64,26 @@ class ClientCertificateResolver:
         self._loaded = loaded
 
     def resolve(self, metadata: Metadata, context: grpc.ServicerContext) -> Caller | None:
-        pem = context.auth_context().get("x509_pem_cert")
-        if not pem:
+        if not from_the_front(context.peer()):
             return None
-        fingerprint = certificate_fingerprint(pem[0])
-        current_call.get().certificate = fingerprint
+        verdict = read_verdict(metadata)
+        if verdict.presented:
+            current_call.get().certificate = fingerprint(verdict.der)
+        refuse_unverified(verdict)
         if not self._loaded():
             raise GatewayError(grpc.StatusCode.UNAVAILABLE, "the member registry is not loaded yet")
         registry = self._registry()
         try:
-            subsystem = identify(registry, fingerprint)
+            subsystem = identify(registry, fingerprint(verdict.der))
         except CertificateRefused as exc:
             raise Unauthenticated("certificate", str(exc)) from None
         return Caller(CallerKind.AGENCY, subject=str(subsystem.id), agency_code=subsystem.id.member.member_code,
                       channel=subsystem.channel.value)
 
 
-@lru_cache(maxsize=4096)
 def certificate_fingerprint(pem: bytes) -> str:
-    """SHA-256 of the DER certificate, hex: what `egov-gateway certs register` records."""
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
+    """SHA-256 of the DER certificate, hex, from PEM (the outbound listener's grpcio TLS gives PEM)."""
+    return fingerprint(ssl.PEM_cert_to_DER_cert(pem.decode("ascii")))
 
 
 def caller_resolvers(token_public_key: bytes, registry: Callable[[], Registry] | None = None,

@@ -2,7 +2,7 @@
 
 Security material is read from files named by the environment. Left unset, the gateway still runs
 for local development, and says so loudly at start-up: without EGOV_GATEWAY_TLS_* it listens in
-plaintext and no agency system can be identified (EGOV_GATEWAY_OUTBOUND_TLS_* give the outbound
+plaintext; without EGOV_GATEWAY_AGENCY_SOCKET no agency system can call (EGOV_GATEWAY_OUTBOUND_TLS_* give the outbound
 listener TLS of its own, e.g. while the public listener stays plaintext); without EGOV_GATEWAY_LOG_KEY_FILE or
 EGOV_GATEWAY_SEAL_KEY_FILE it makes a key for this run only (pseudonyms and seals then cannot be
 linked to another run's).
@@ -107,7 +107,7 @@ class GatewayConfig:
     amqp_uri: str
     token_public_key: bytes
     tls: TlsFiles | None = None
-    agency_address: str = "0.0.0.0:50052"     # the mutual TLS listener for agency systems
+    agency_socket: str = ""                   # where the agency front forwards agency calls; "": none
     outbound_address: str = "0.0.0.0:50053"   # where platform services call external systems
     outbound_tls: TlsFiles | None = None      # its own TLS files; None: those of `tls`
     outbound_client: ClientCertificate | None = None
@@ -151,7 +151,7 @@ class GatewayConfig:
             amqp_uri=amqp_uri(),
             token_public_key=token_public_key,
             tls=TlsFiles.from_env(),
-            agency_address=env("EGOV_GATEWAY_AGENCY_ADDRESS", "0.0.0.0:50052"),
+            agency_socket=os.environ.get("EGOV_GATEWAY_AGENCY_SOCKET", ""),
             outbound_address=env("EGOV_GATEWAY_OUTBOUND_ADDRESS", "0.0.0.0:50053"),
             outbound_tls=TlsFiles.from_env(("EGOV_GATEWAY_OUTBOUND_TLS_CERT", "EGOV_GATEWAY_OUTBOUND_TLS_KEY",
                                             "EGOV_GATEWAY_OUTBOUND_TLS_CLIENT_CA")),
@@ -173,6 +173,9 @@ class GatewayConfig:
             stream_max_seconds=env_seconds("EGOV_GATEWAY_STREAM_MAX_SECONDS", 300),
             subscribe_poll_seconds=env_seconds("EGOV_GATEWAY_SUBSCRIBE_POLL_SECONDS", 0.5),
         )
+        if config.address.startswith("unix:"):
+            raise ConfigError("EGOV_GATEWAY_ADDRESS must be a TCP address: calls on a unix socket are taken for "
+                              "the agency front's (EGOV_GATEWAY_AGENCY_SOCKET)")
         if config.log_key is not None and len(config.log_key) < 32:
             raise ConfigError("EGOV_GATEWAY_LOG_KEY_FILE must hold at least 32 bytes")
         if config.max_subscriptions >= config.workers:

@@ -24,10 +24,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from opentelemetry import propagate, trace
@@ -214,7 +214,7 @@ class OutboundExchange(GenericRpcHandler):
         pem = context.auth_context().get("x509_pem_cert")
         if not pem:   # the listener requires one: only a misconfigured server gets here
             raise GatewayError(grpc.StatusCode.UNAUTHENTICATED, "certificate: a client certificate is required")
-        fingerprint = certificate_fingerprint(pem[0])
+        fingerprint = certificate_fingerprint(cast(Sequence[bytes], pem)[0])   # a list at run time, not bytes as typed
         state.client = f"certificate:{fingerprint}"
         try:
             found = identify(registry, fingerprint)

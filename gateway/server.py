@@ -5,12 +5,12 @@ Platform methods pass the interceptor chain (gateway.interceptors) to the generi
 same chain to gateway.metadata. Standard health (`grpc.health.v1`) and server reflection are served
 alongside.
 
-Listeners. With EGOV_GATEWAY_TLS_* set there are two, on one server: EGOV_GATEWAY_ADDRESS speaks TLS
-without asking for a client certificate (citizens' and civil servants' apps, bearer tokens), and
-EGOV_GATEWAY_AGENCY_ADDRESS requires a client certificate from the trusted CA (agency systems). Two,
-because grpcio can either require a verified client certificate or not ask for one at all; it cannot
-ask for one and let a call without one through. Without TLS settings there is one plaintext listener
-and no agency can be identified: for local development only, and the log says so.
+Listeners. EGOV_GATEWAY_ADDRESS serves citizens' and civil servants' apps (bearer tokens): TLS
+without a client certificate when EGOV_GATEWAY_TLS_* are set, plaintext otherwise (for local
+development only, and the log says so). Agency systems connect to the agency front (HAProxy,
+deploy/agency-front/), which terminates their mutual TLS and forwards each call, with the
+certificate presented and its verification result, to EGOV_GATEWAY_AGENCY_SOCKET: a unix socket only
+the front can reach (gateway.agency_front says why, and what it sends).
 
 The outbound exchange (gateway.outbound) is a second grpcio server on EGOV_GATEWAY_OUTBOUND_ADDRESS:
 the platform's own services call external systems there. A server of its own, because every port of
@@ -76,7 +76,7 @@ class Gateway:
     server: grpc.Server
     health: health.HealthServicer
     port: int
-    agency_port: int | None
+    agency_socket: str | None
     registry: RegistryCache
     message_log: MessageLog
     services: list[str]
@@ -164,8 +164,8 @@ def build_gateway(config: GatewayConfig, backend: RpcBackend, table: Mapping[str
     for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port, agency_port = _listen(server, config)
-    gateway = Gateway(server, health_servicer, port, agency_port, registry, message_log, services, feed)
+    port, agency_socket = _listen(server, config)
+    gateway = Gateway(server, health_servicer, port, agency_socket, registry, message_log, services, feed)
     if config.outbound_address:
         _add_outbound(gateway, config, limiter, log_key)
     registry.on_change = gateway.on_registry_change
@@ -194,17 +194,21 @@ def _add_outbound(gateway: Gateway, config: GatewayConfig, limiter: MemberLimite
     gateway.outbound_server, gateway.external_channels = server, channels
 
 
-def _listen(server: grpc.Server, config: GatewayConfig) -> tuple[int, int | None]:
+def _listen(server: grpc.Server, config: GatewayConfig) -> tuple[int, str | None]:
     tls = config.tls
     if tls is None:
-        log.warning("PLAINTEXT: EGOV_GATEWAY_TLS_CERT/KEY/CLIENT_CA are not set, so calls are not encrypted and "
-                    "no agency system can be identified; for local development only")
-        return server.add_insecure_port(config.address), None
-    key_pair = [(tls.key, tls.certificate)]
-    port = server.add_secure_port(config.address, grpc.ssl_server_credentials(key_pair))
-    agency_port = server.add_secure_port(config.agency_address, grpc.ssl_server_credentials(
-        key_pair, root_certificates=tls.client_ca, require_client_auth=True))
-    return port, agency_port
+        log.warning("PLAINTEXT: EGOV_GATEWAY_TLS_CERT/KEY/CLIENT_CA are not set, so calls are not encrypted; "
+                    "for local development only")
+        port = server.add_insecure_port(config.address)
+    else:
+        port = server.add_secure_port(config.address, grpc.ssl_server_credentials([(tls.key, tls.certificate)]))
+    if not config.agency_socket:
+        log.warning("EGOV_GATEWAY_AGENCY_SOCKET is not set: no agency system can call")
+        return port, None
+    # The socket file is the boundary: only the front, running as the gateway's user, may connect.
+    server.add_insecure_port(f"unix:{config.agency_socket}")
+    os.chmod(config.agency_socket, 0o600)
+    return port, config.agency_socket
 
 
 def _ephemeral(variable: str, value: bytes) -> bytes:
@@ -246,7 +250,7 @@ def serve() -> None:
     signal.signal(signal.SIGINT, on_signal)
     gateway.start()
     log.info("gateway listening", extra={"fields": {
-        "address": config.address, "agency_address": config.agency_address if gateway.agency_port else None,
+        "address": config.address, "agency_socket": gateway.agency_socket,
         "outbound_address": config.outbound_address or None,
         "outbound_tls": config.outbound_listener_tls is not None,
         "tls": config.tls is not None, "workers": config.workers, "log_chain": config.log_chain}})

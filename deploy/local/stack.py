@@ -1,5 +1,6 @@
 """The whole platform on one machine as real processes: SecantusDB, the third-party simulators,
-the five nameko services and the gateway. `make run` and the e2e tests both use it.
+the five nameko services and the gateway (with its agency front when given TLS files). `make run`
+and the e2e tests both use it.
 
 Each stack gets its own RabbitMQ virtual host and database server, so stacks never see each
 other's messages or data.
@@ -24,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from deploy.local.agency_front import front_env, haproxy_command
 from services.common.tokens import generate_key_pair
 
 # Health polling closes channels with replies still arriving; py-amqp warns about each one.
@@ -86,6 +88,10 @@ class Ports:
     push: int = field(default_factory=free_port)
     smtp: int = field(default_factory=free_port)
     mailbox_http: int = field(default_factory=free_port)
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -275,9 +281,20 @@ class Stack:
                         raise TimeoutError(f"service {name} not healthy within {timeout:.0f} s") from None
                     time.sleep(0.1)
 
-    def start_gateway(self) -> subprocess.Popen[bytes]:
-        proc = self._spawn("gateway", [sys.executable, "-m", "gateway"])
-        wait_for_port(self.ports.gateway, 30, proc, "gateway")
+    def start_gateway(self, name: str = "gateway", env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """The gateway process; with TLS files and an agency address in its environment, also the
+        agency front (`<name>-front`) that agency systems call, forwarding to the gateway's socket."""
+        env = dict(env or self.env())
+        agency = "EGOV_GATEWAY_TLS_CERT" in env and "EGOV_GATEWAY_AGENCY_ADDRESS" in env
+        if agency:
+            (self.workdir / "run").mkdir(parents=True, exist_ok=True)
+            env.setdefault("EGOV_GATEWAY_AGENCY_SOCKET", str(self.workdir / "run" / f"{name}-agency.sock"))
+        proc = self._spawn(name, [sys.executable, "-m", "gateway"], env)
+        wait_for_port(_port(env["EGOV_GATEWAY_ADDRESS"]), 30, proc, name)
+        running = self.processes.get(f"{name}-front")
+        if agency and (running is None or running.poll() is not None):   # a restarted gateway keeps its front
+            front = self._spawn(f"{name}-front", haproxy_command(), front_env(env, self.workdir / "run" / name))
+            wait_for_port(_port(env["EGOV_GATEWAY_AGENCY_ADDRESS"]), 30, front, f"{name}-front")
         return proc
 
     def register_outbound(self, timeout: float = 15) -> None:

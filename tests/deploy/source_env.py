@@ -92,6 +92,11 @@ def nameko_config_reads() -> set[str]:
     return set(re.findall(r"\$\{(EGOV_[A-Z0-9_]+)", (ROOT / "deploy" / "nameko.yaml").read_text()))
 
 
+def agency_front_reads() -> set[str]:
+    """The agency front's HAProxy configuration: its "${EGOV_X}" placeholders."""
+    return set(re.findall(r"\$\{(EGOV_[A-Z0-9_]+)\}", (ROOT / "deploy" / "agency-front" / "haproxy.cfg").read_text()))
+
+
 # The processes a deployment runs, by component name (compose service / Deployment name).
 ENTRY_MODULES: dict[str, tuple[str, ...]] = {
     **{svc: (path.split(":")[0], "services.common.probe") for svc, path in SERVICES.items()},
@@ -109,7 +114,7 @@ def component_reads(component: str) -> set[str]:
 
 
 def all_reads() -> set[str]:
-    """Every variable any component, tool or module of services/ and gateway/ reads."""
+    """Every variable any component, tool or module of services/ and gateway/ reads, or the agency front."""
     modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
                for package in ("services", "gateway") for p in (ROOT / package).rglob("*.py")}
-    return set().union(*(module_reads(m, None) for m in modules)) | nameko_config_reads()
+    return set().union(*(module_reads(m, None) for m in modules)) | nameko_config_reads() | agency_front_reads()

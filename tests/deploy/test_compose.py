@@ -20,7 +20,7 @@ from tests.deploy.inventory import (
     main_container,
     named,
 )
-from tests.deploy.source_env import component_reads
+from tests.deploy.source_env import agency_front_reads, component_reads
 
 INTERPOLATED = re.compile(r"\$\{(\w+)(?::\?[^}]*)?\}")
 
@@ -77,6 +77,7 @@ def test_start_order_waits_for_what_each_needs() -> None:
     # The outbound exchange is registered once the gateway serves and the external systems listen.
     assert waits_for("register-outbound") == {"gateway": "service_healthy", "population": "service_healthy",
                                               "business-registry": "service_healthy"}
+    assert waits_for("agency-front") == {"gateway": "service_healthy"}
     one_shots = ("init-secrets", "topology", "register-outbound")
     for name, service in compose()["services"].items():
         if name not in (*one_shots, "jaeger", "otel-collector"):
@@ -141,3 +142,19 @@ def test_simulator_arguments_are_ones_it_accepts(simulator: str) -> None:
     in_k8s = {arg for arg in main_container(named("k8s/overlays/dev", "Deployment", name))["command"]
               if arg.startswith("--")}
     assert in_compose == in_k8s and in_compose <= accepted, (in_compose, in_k8s, accepted)
+
+
+def test_the_agency_front_publishes_the_agency_port_and_reaches_the_gateway_s_socket() -> None:
+    front, env = compose_service("agency-front"), compose_env("agency-front")
+    missing = agency_front_reads() - set(env)
+    assert not missing, f"the agency front reads {sorted(missing)} but is not given them"
+    assert f"127.0.0.1:{env['EGOV_GATEWAY_AGENCY_ADDRESS'].rsplit(':', 1)[1]}" in {
+        p.rsplit(":", 1)[0] for p in front["ports"]}
+    assert env["EGOV_GATEWAY_AGENCY_SOCKET"] == compose_env("gateway")["EGOV_GATEWAY_AGENCY_SOCKET"]
+    socket_dir = str(Path(env["EGOV_GATEWAY_AGENCY_SOCKET"]).parent)
+    for name in ("agency-front", "gateway"):
+        assert f"agency-socket:{socket_dir}" in compose_service(name)["volumes"], name
+    assert "./deploy/agency-front/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in front["volumes"]
+    assert front["user"] == "10001:10001"      # the gateway's user: its socket is 0600
+    assert not any(p.endswith(f":{env['EGOV_GATEWAY_AGENCY_ADDRESS'].rsplit(':', 1)[1]}")
+                   for p in compose_service("gateway")["ports"])

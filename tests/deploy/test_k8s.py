@@ -2,6 +2,7 @@
 
 import re
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import opentelemetry.sdk.environment_variables as otel_env
@@ -23,7 +24,7 @@ from tests.deploy.inventory import (
     secret_env,
 )
 from tests.deploy.manifests import OVERLAYS, validate
-from tests.deploy.source_env import all_reads, component_reads
+from tests.deploy.source_env import agency_front_reads, all_reads, component_reads
 
 CLUSTERS = ("k8s/overlays/dev", "k8s/overlays/prod")
 # Components that must run exactly one replica: the archive reads its stream in order from its offset.
@@ -170,7 +171,9 @@ def test_ports_are_the_ones_the_code_binds(overlay: str) -> None:
     gateway = main_container(named(overlay, "Deployment", "gateway"))
     grpc_port, agency_port = _port(config["EGOV_GATEWAY_ADDRESS"]), _port(config["EGOV_GATEWAY_AGENCY_ADDRESS"])
     outbound_port = _port(config["EGOV_GATEWAY_OUTBOUND_ADDRESS"])
-    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port, agency_port, outbound_port]
+    assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port, outbound_port]
+    [front] = [c for c in containers(named(overlay, "Deployment", "gateway")) if c["name"] == "agency-front"]
+    assert [p["containerPort"] for p in front["ports"]] == [agency_port]
     # TLS is on, so not the kubelet's gRPC probe: grpc.health over TLS, trusting the mounted CA file.
     for probe in ("startupProbe", "readinessProbe"):
         command = gateway[probe]["exec"]["command"]
@@ -292,3 +295,27 @@ def test_outbound_listener_is_reached_from_identity_only(overlay: str) -> None:
             if any(port["port"] == outbound for port in rule.get("ports", [])) or "ports" not in rule:
                 sources.append(rule.get("from"))
     assert sources == [[{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "identity"}}}]], sources
+
+
+@pytest.mark.parametrize("overlay", CLUSTERS)
+def test_the_agency_front_shares_the_gateway_s_socket_and_gets_what_its_configuration_reads(overlay: str) -> None:
+    pod = named(overlay, "Deployment", "gateway")
+    by_name = {c["name"]: c for c in containers(pod, init=False)}
+    front, gateway = by_name["agency-front"], by_name["gateway"]
+    missing = agency_front_reads() - set(container_env(overlay, front))
+    assert not missing, f"{overlay}: the agency front reads {sorted(missing)} but is not given them"
+    socket_dir = str(Path(config_data(overlay)["EGOV_GATEWAY_AGENCY_SOCKET"]).parent)
+    for container in (front, gateway):
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert mounts.get(socket_dir) == "agency-socket", container["name"]
+    front_mounts = {m["mountPath"]: m["name"] for m in front["volumeMounts"]}
+    assert front_mounts["/usr/local/etc/haproxy"] == "agency-front-config"
+    assert str(Path(config_data(overlay)["EGOV_GATEWAY_TLS_CERT"]).parent) in front_mounts
+    # The socket is 0600: the front must run as the gateway's user.
+    assert pod_spec(pod)["securityContext"]["runAsUser"] == 10001 and "runAsUser" not in front.get(
+        "securityContext", {})
+
+
+def test_the_kubernetes_copy_of_the_agency_front_configuration_is_the_same() -> None:
+    assert (ROOT / "k8s" / "base" / "agency-front" / "haproxy.cfg").read_text() == \
+        (ROOT / "deploy" / "agency-front" / "haproxy.cfg").read_text()

@@ -2,6 +2,7 @@
 database managed with the real admin command (`egov-gateway`), in front of the fake `procedures`
 service: every refusal path with its status and its message log record."""
 
+import base64
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from nameko.standalone.rpc import ClusterRpcClient
@@ -184,20 +187,46 @@ def test_a_certificate_not_registered_is_unauthenticated(platform: AgencyPlatfor
     assert record["client"].startswith("certificate:") and record["status"] == "UNAUTHENTICATED"
 
 
-def test_certificates_from_an_unknown_ca_or_expired_fail_the_tls_handshake(platform: AgencyPlatform) -> None:
-    """grpcio verifies client certificates in the handshake and cannot hand a failed one to the
-    gateway: the client sees UNAVAILABLE, no call exists to answer or to log, and the gateway's
-    process log names the reason (grpc core's handshake line)."""
+def test_no_certificate_an_unknown_ca_or_an_expired_certificate_is_unauthenticated_and_logged(
+        platform: AgencyPlatform) -> None:
+    """The agency front lets every TLS client through to the gateway with its verdict on the
+    certificate, so each refusal is a gRPC answer with a log record, not a failed handshake."""
     impostor = issue(make_ca("rogue CA"), DESK)
     ca = load(platform.certs / "ca.pem", platform.certs / "ca.key")
     now = datetime.now(UTC)
     expired = issue(ca, DESK, not_before=now - timedelta(days=30), not_after=now - timedelta(days=1))
-    for client, reason in ((impostor, "unable to get local issuer certificate"), (expired, "certificate has expired")):
+    calls_before = len(platform.recorded_calls())
+    for client, reason, logged_as in (
+            (None, "certificate: no client certificate was presented", "anonymous"),
+            (impostor, "certificate: the client certificate is not trusted: its issuer is not a trusted CA",
+             f"certificate:{impostor.certificate.fingerprint(hashes.SHA256()).hex()}"),
+            (expired, "certificate: the client certificate expired at "
+                      f"{expired.certificate.not_valid_after_utc.isoformat()}",
+             f"certificate:{expired.certificate.fingerprint(hashes.SHA256()).hex()}")):
         stub = procedures_pb2_grpc.ProcedureServiceStub(platform.channel(client))
         error = refused(stub.GetProcedure, pp.GetProcedureRequest(procedure_code=KNOWN_PROCEDURE), timeout=10)
-        assert error.code() == grpc.StatusCode.UNAVAILABLE
-        eventually(lambda reason=reason: reason in (platform.stack.logs / "gateway.log").read_text(errors="replace"),
-                   f"the gateway's log to say {reason!r}")
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert (error.details() or "").startswith(reason)
+        record = platform.record(request_id_of(error))
+        assert (record["client"], record["status"], record["method"]) == (logged_as, "UNAUTHENTICATED", GET_PROCEDURE)
+    assert len(platform.recorded_calls()) == calls_before       # none reached the service
+
+
+def test_the_front_s_headers_sent_by_a_caller_are_never_believed(platform: AgencyPlatform) -> None:
+    """Forged on the public listener they are ignored (the caller stays anonymous); sent through the
+    front they are replaced by the front's own."""
+    desk = platform.client_cert(DESK)
+    forged = (("x-egov-client-verify", "1,0,0"),
+              ("x-egov-client-cert", base64.b64encode(desk.certificate.public_bytes(Encoding.DER)).decode()))
+    public = metadata_pb2_grpc.MetadataServiceStub(platform.channel(None, agency=False))
+    error = refused(public.ListClients, md.ListClientsRequest(), timeout=10, metadata=forged)
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert platform.record(request_id_of(error))["client"] == "anonymous"
+    through_front = metadata_pb2_grpc.MetadataServiceStub(platform.channel(None))
+    error = refused(through_front.ListClients, md.ListClientsRequest(), timeout=10, metadata=forged)
+    assert (error.code(), error.details()) == (
+        grpc.StatusCode.UNAUTHENTICATED, "certificate: no client certificate was presented: agency systems call "
+                                         "this port with the certificate registered to their subsystem")
 
 
 def test_a_method_not_granted_is_permission_denied(platform: AgencyPlatform) -> None:

@@ -1,11 +1,13 @@
-"""Agency systems through the gateway in-process: mutual TLS, member registry, access rights, limits,
-maintenance and the message log, with an in-memory bus, registry and log store (no database)."""
+"""Agency systems through the gateway in-process behind a real agency front (HAProxy): mutual TLS,
+member registry, access rights, limits, maintenance and the message log, with an in-memory bus,
+registry and log store (no database)."""
 
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,6 +28,7 @@ from gateway.message_log_store import InMemoryLogStore
 from gateway.registry_cache import FixedRegistry
 from gateway.server import Gateway, build_gateway
 from services.common.config import ConfigError
+from tests.unit.gateway.front import agency_front
 from tests.unit.gateway.test_server import PUBLIC_KEY, InMemoryBus, bearer, code_of
 
 CA = make_ca()
@@ -79,9 +82,10 @@ class Running:
     bus: HeldBus
     registry: FixedRegistry
     log: InMemoryLogStore
+    front_port: int
 
     def channel(self, client: Issued | None = None, agency: bool = True) -> grpc.Channel:
-        port = self.gateway.agency_port if agency else self.gateway.port
+        port = self.front_port if agency else self.gateway.port
         credentials = grpc.ssl_channel_credentials(
             CA.certificate_pem, client.key_pem if client else None, client.certificate_pem if client else None)
         return grpc.secure_channel(f"127.0.0.1:{port}", credentials)
@@ -98,17 +102,19 @@ class Running:
 
 
 @pytest.fixture
-def running() -> Iterator[Running]:
+def running(tmp_path: Path) -> Iterator[Running]:
     bus, registry, log = HeldBus(), FixedRegistry(rights()), InMemoryLogStore()
     bus.release.set()
     config = GatewayConfig(
-        address="127.0.0.1:0", agency_address="127.0.0.1:0", workers=8, max_message_bytes=MAX_BYTES,
+        address="127.0.0.1:0", agency_socket=str(tmp_path / "agency.sock"), workers=8, max_message_bytes=MAX_BYTES,
         default_deadline=10, max_deadline=30, grace=0.1, amqp_uri="unused", token_public_key=PUBLIC_KEY,
         tls=TlsFiles(SERVER.certificate_pem, SERVER.key_pem, CA.certificate_pem), seal_every_records=1000)
     gateway = build_gateway(config, bus, registry_source=registry, log_store=log)
     gateway.start()
+    assert config.tls is not None
     try:
-        yield Running(gateway, bus, registry, log)
+        with agency_front(tmp_path, config.agency_socket, config.tls) as front_port:
+            yield Running(gateway, bus, registry, log, front_port)
     finally:
         bus.release.set()
         gateway.stop(0)
@@ -165,14 +171,18 @@ def test_an_unregistered_certificate_is_unauthenticated_and_logged_by_fingerprin
     assert record["client"] == f"certificate:{fingerprint(UNREGISTERED)}"
 
 
-def test_a_certificate_from_an_unknown_ca_never_gets_past_the_handshake(running: Running) -> None:
-    code, _ = code_of(running.procedures(IMPOSTOR).GetProcedure,
-                      pp.GetProcedureRequest(procedure_code="1.001612"), timeout=10)
-    assert code == grpc.StatusCode.UNAVAILABLE        # grpcio refuses in TLS: no call, so no record
-    code, _ = code_of(running.procedures(None).GetProcedure,
-                      pp.GetProcedureRequest(procedure_code="1.001612"), timeout=10)
-    assert code == grpc.StatusCode.UNAVAILABLE        # and a client without a certificate likewise
-    assert running.bus.sent == [] and running.log.rows == []
+def test_no_certificate_or_one_from_an_unknown_ca_is_unauthenticated_and_logged(running: Running) -> None:
+    code, details = code_of(running.procedures(IMPOSTOR).GetProcedure,
+                            pp.GetProcedureRequest(procedure_code="1.001612"), timeout=10)
+    assert (code, details) == (grpc.StatusCode.UNAUTHENTICATED,
+                               "certificate: the client certificate is not trusted: its issuer is not a trusted CA")
+    code, details = code_of(running.procedures(None).GetProcedure,
+                            pp.GetProcedureRequest(procedure_code="1.001612"), timeout=10)
+    assert code == grpc.StatusCode.UNAUTHENTICATED and details.startswith("certificate: no client certificate")
+    impostor, anonymous = wait_for_record(running, 2)
+    assert (impostor["client"], impostor["status"]) == (f"certificate:{fingerprint(IMPOSTOR)}", "UNAUTHENTICATED")
+    assert (anonymous["client"], anonymous["status"]) == ("anonymous", "UNAUTHENTICATED")
+    assert running.bus.sent == []
 
 
 def test_apps_call_the_tls_port_without_a_certificate_and_agency_only_methods_ask_for_one(running: Running) -> None:

@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,6 +31,7 @@ from services.archive.domain.query import FeedPage
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.events.envelope import encode, event_type, new_event
 from tests.support import eventually
+from tests.unit.gateway.front import agency_front
 from tests.unit.gateway.test_agencies import CA, DESK, DESK_CERT, SERVER, rights
 from tests.unit.gateway.test_server import PUBLIC_KEY, InMemoryBus
 
@@ -108,11 +110,14 @@ class Running:
     archive: ArchiveBus
     registry: FixedRegistry
     log: InMemoryLogStore
+    front_port: int
+
+    def desk_channel(self) -> grpc.Channel:
+        return grpc.secure_channel(f"127.0.0.1:{self.front_port}", grpc.ssl_channel_credentials(
+            CA.certificate_pem, DESK_CERT.key_pem, DESK_CERT.certificate_pem))
 
     def events(self) -> Any:
-        channel = grpc.secure_channel(f"127.0.0.1:{self.gateway.agency_port}", grpc.ssl_channel_credentials(
-            CA.certificate_pem, DESK_CERT.key_pem, DESK_CERT.certificate_pem))
-        return events_pb2_grpc.EventServiceStub(channel)
+        return events_pb2_grpc.EventServiceStub(self.desk_channel())
 
     def change(self, registry: Registry) -> None:
         self.registry.registry = registry
@@ -127,17 +132,19 @@ class Running:
 
 
 @pytest.fixture
-def running() -> Iterator[Running]:
+def running(tmp_path: Path) -> Iterator[Running]:
     archive, registry, log = ArchiveBus(), FixedRegistry(rights(grants=GRANTS)), InMemoryLogStore()
     config = GatewayConfig(
-        address="127.0.0.1:0", agency_address="127.0.0.1:0", workers=8, max_message_bytes=64 * 1024,
+        address="127.0.0.1:0", agency_socket=str(tmp_path / "agency.sock"), workers=8, max_message_bytes=64 * 1024,
         default_deadline=10, max_deadline=30, grace=0.1, amqp_uri="unused", token_public_key=PUBLIC_KEY,
         tls=TlsFiles(SERVER.certificate_pem, SERVER.key_pem, CA.certificate_pem),
         max_subscriptions=2, subscribe_poll_seconds=0.05)
     gateway = build_gateway(config, archive, registry_source=registry, log_store=log)
     gateway.start()
+    assert config.tls is not None
     try:
-        yield Running(gateway, archive, registry, log)
+        with agency_front(tmp_path, config.agency_socket, config.tls) as front_port:
+            yield Running(gateway, archive, registry, log, front_port)
     finally:
         gateway.stop(0)
 
@@ -236,8 +243,7 @@ def test_a_stopping_gateway_ends_open_streams_so_the_agency_resumes_elsewhere(ru
 
 def test_allowed_methods_lists_the_granted_event_types(running: Running) -> None:
     from egov.gateway.v1 import metadata_pb2_grpc
-    channel = grpc.secure_channel(f"127.0.0.1:{running.gateway.agency_port}", grpc.ssl_channel_credentials(
-        CA.certificate_pem, DESK_CERT.key_pem, DESK_CERT.certificate_pem))
+    channel = running.desk_channel()
     allowed = metadata_pb2_grpc.MetadataServiceStub(channel).AllowedMethods(md.AllowedMethodsRequest(), timeout=10)
     assert SUBSCRIBE in [m.full_name for m in allowed.methods]
     assert list(allowed.event_types) == [COMPLETED, SUBMITTED]
@@ -256,8 +262,7 @@ type_names = st.sampled_from([SUBMITTED, SETTLED, "egov.procedures.v1.DossierRef
     st.binary(max_size=300),
 ))
 def test_malformed_subscriptions_get_a_status_a_client_can_act_on(running: Running, body: bytes) -> None:
-    channel = grpc.secure_channel(f"127.0.0.1:{running.gateway.agency_port}", grpc.ssl_channel_credentials(
-        CA.certificate_pem, DESK_CERT.key_pem, DESK_CERT.certificate_pem))
+    channel = running.desk_channel()
     stream = channel.unary_stream(SUBSCRIBE)(body, timeout=0.5)
     try:
         for _ in stream:
