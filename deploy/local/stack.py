@@ -9,6 +9,7 @@ other's messages or data.
 import contextlib
 import logging
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -55,10 +56,34 @@ EXTERNAL_SYSTEMS = (
 )
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the kernel's ephemeral range: a port from bind(0) is an ephemeral one,
+    which any outgoing connection may take before the server that was given it binds it."""
+    ephemeral = _ephemeral_ports()
+    low = 10000 if ephemeral.start > 12000 else 1024
+    for _ in range(1000):
+        port = random.randrange(low, ephemeral.start if ephemeral.start > low + 1000 else 65535)
+        if port in _handed_out or port in ephemeral:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, name: str = "") -> None:

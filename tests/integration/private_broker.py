@@ -13,13 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from deploy.local.stack import free_port
+
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _listening(port: int) -> bool:
@@ -38,8 +34,8 @@ class PrivateBroker:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.node = f"egov-test-{secrets.token_hex(4)}@localhost"
-        self.port = _free_port()
-        self.dist_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
