@@ -328,3 +328,20 @@ def test_the_admin_command_refuses_bad_changes_naming_the_field(platform: Agency
     assert "not a method agency systems may call" in output
     assert "its CN is" in platform.admin("certs", "register", POST,
                                          str(platform.certs / "agencies" / f"{file_name(DESK)}.pem"), expect=1)
+
+
+def test_callers_without_a_trusted_certificate_are_throttled_at_the_front_unlogged(platform: AgencyPlatform) -> None:
+    """Last in this module: it uses up this address's allowance of calls without a trusted
+    certificate (20 per 10 s) for the next 10 s."""
+    stub = metadata_pb2_grpc.MetadataServiceStub(platform.channel(None))
+    errors = [refused(stub.ListClients, md.ListClientsRequest(), timeout=10) for _ in range(30)]
+    codes = [e.code() for e in errors]
+    answered = codes.index(grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert answered <= 20 and set(codes[:answered]) == {grpc.StatusCode.UNAUTHENTICATED}
+    assert set(codes[answered:]) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    throttled = errors[-1]
+    assert throttled.details() == "too many calls without a trusted client certificate from this address"
+    assert "x-request-id" not in dict(throttled.trailing_metadata() or ())     # the gateway never saw it
+    # A registered agency calling from the same address is not held back.
+    allowed = metadata_pb2_grpc.MetadataServiceStub(platform.channel(platform.client_cert(DESK)))
+    assert allowed.AllowedMethods(md.AllowedMethodsRequest(), timeout=10).client == DESK
