@@ -24,6 +24,7 @@ certs: $(VENV)/.installed ## test CA, gateway/agency/external certificates, mess
 
 run: install ## bring the platform up on this machine and drive one demo journey
 	deploy/local/ensure-rabbitmq.sh
+	deploy/local/ensure-haproxy.sh
 	$(PY) -m deploy.local.run
 
 test: install ## install from scratch, start what the tests need, run every suite
@@ -47,6 +48,7 @@ test-integration: install
 
 test-e2e: install
 	deploy/local/ensure-rabbitmq.sh
+	deploy/local/ensure-haproxy.sh
 	$(PY) -m pytest -q tests/e2e
 
 BUF := .tools/node_modules/.bin/buf

@@ -13,6 +13,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 from rich.console import Console
 from rich.table import Table
 
+from deploy.local.agency_demo import DESK, read_as_desk, register_desk
 from deploy.local.journey import Journey, read_mailbox, residents
 from deploy.local.stack import ROOT, Ports, Stack
 from egov.procedures.v1 import procedures_pb2 as pp
@@ -29,7 +30,8 @@ def main() -> int:
 
     workdir = ROOT / "var" / "run"
     shutil.rmtree(workdir, ignore_errors=True)   # every run starts from an empty platform
-    ports = Ports(gateway=int(os.environ.get("EGOV_GATEWAY_PORT", "50051")))
+    ports = Ports(gateway=int(os.environ.get("EGOV_GATEWAY_PORT", "50051")),
+                  agency=int(os.environ.get("EGOV_GATEWAY_AGENCY_PORT", "50052")))
     stack = Stack(workdir, ports=ports, vhost="egov-local")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.monotonic()
@@ -37,7 +39,8 @@ def main() -> int:
         with console.status("starting SecantusDB, simulators, five services and the gateway..."):
             stack.start()
         console.print(f"[green]platform up[/] in {time.monotonic() - started:.1f} s; "
-                      f"gateway on 127.0.0.1:{ports.gateway}, logs in {stack.logs}")
+                      f"gateway on 127.0.0.1:{ports.gateway} (agency systems: mutual TLS on 127.0.0.1:{ports.agency}), "
+                      f"logs in {stack.logs}")
         demo(stack)
         if args.once:
             return 0
@@ -98,8 +101,14 @@ def demo(stack: Stack) -> None:
     sent = journey.notifications(citizen.token, dossier.code)
     step("citizen told", f"{len(sent)} messages; {len(mails)} e-mails at the SMTP server, e.g. "
                          f"\"{mails[-1]['subject'] if mails else '-'}\"")
+    journey_ms = (time.monotonic() - t0) * 1000
+    register_desk(stack)
+    read = read_as_desk(stack, dossier.code)
+    step("an agency system reads it", f"{DESK} over mutual TLS, granted GetDossier: "
+                                      f"{pp.DossierStatus.Name(read.dossier.status)}")
+    step("...and without a certificate", f"{read.refused.name}: {read.refusal}")
     console.print(table)
-    console.print(f"[bold]journey took {(time.monotonic() - t0) * 1000:.0f} ms[/] from registration to completion")
+    console.print(f"[bold]journey took {journey_ms:.0f} ms[/] from registration to completion")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,13 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from deploy.local.agency_front import front_env, haproxy_command
+from gateway.members import Certificate, SubsystemId
+from gateway.registry_store import RegistryStore
 from services.common.tokens import generate_key_pair
 
 # Health polling closes channels with replies still arriving; py-amqp warns about each one.
@@ -102,6 +105,7 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | Non
 class Ports:
     mongo: int = field(default_factory=free_port)
     gateway: int = field(default_factory=free_port)
+    agency: int = field(default_factory=free_port)          # the agency front (mutual TLS)
     payments_http: int = field(default_factory=free_port)
     postal_http: int = field(default_factory=free_port)
     gateway_outbound: int = field(default_factory=free_port)
@@ -113,6 +117,15 @@ class Ports:
     push: int = field(default_factory=free_port)
     smtp: int = field(default_factory=free_port)
     mailbox_http: int = field(default_factory=free_port)
+
+
+def certificate_of(subsystem: SubsystemId, certificate: Any) -> Certificate:
+    """The registry's record of a subsystem's client certificate (an x509.Certificate), as
+    `egov-gateway certs register` makes it."""
+    from cryptography.hazmat.primitives import hashes
+
+    return Certificate(certificate.fingerprint(hashes.SHA256()).hex(), subsystem, certificate.subject.rfc4514_string(),
+                       certificate.not_valid_after_utc.isoformat())
 
 
 def _port(address: str) -> int:
@@ -159,6 +172,7 @@ class Stack:
             "EGOV_TOKEN_PRIVATE_KEY_FILE": str(keys / "token-signing.pem"),
             "EGOV_TOKEN_PUBLIC_KEY_FILE": str(keys / "token-signing.pub.pem"),
             "EGOV_GATEWAY_ADDRESS": f"127.0.0.1:{p.gateway}",
+            "EGOV_GATEWAY_AGENCY_ADDRESS": f"127.0.0.1:{p.agency}",
             "EGOV_GATEWAY_LOG_KEY_FILE": str(self.workdir / "certs" / "message-log.key"),
             "EGOV_GATEWAY_SEAL_KEY_FILE": str(self.workdir / "certs" / "gateway-seal.key"),
             "EGOV_PAYGATE_URL": f"http://127.0.0.1:{p.paygate}",
@@ -307,18 +321,22 @@ class Stack:
                     time.sleep(0.1)
 
     def start_gateway(self, name: str = "gateway", env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        """The gateway process; with TLS files and an agency address in its environment, also the
-        agency front (`<name>-front`) that agency systems call, forwarding to the gateway's socket."""
+        """The gateway process and its agency front (`<name>-front`), which agency systems call with
+        mutual TLS. The front takes the gateway's TLS files; for a gateway without them (plaintext
+        public port, as `make run`'s) the stack's own certificates (deploy/certs.py)."""
         env = dict(env or self.env())
-        agency = "EGOV_GATEWAY_TLS_CERT" in env and "EGOV_GATEWAY_AGENCY_ADDRESS" in env
-        if agency:
-            (self.workdir / "run").mkdir(parents=True, exist_ok=True)
-            env.setdefault("EGOV_GATEWAY_AGENCY_SOCKET", str(self.workdir / "run" / f"{name}-agency.sock"))
+        (self.workdir / "run").mkdir(parents=True, exist_ok=True)
+        env.setdefault("EGOV_GATEWAY_AGENCY_SOCKET", str(self.workdir / "run" / f"{name}-agency.sock"))
         proc = self._spawn(name, [sys.executable, "-m", "gateway"], env)
         wait_for_port(_port(env["EGOV_GATEWAY_ADDRESS"]), 30, proc, name)
         running = self.processes.get(f"{name}-front")
-        if agency and (running is None or running.poll() is not None):   # a restarted gateway keeps its front
-            front = self._spawn(f"{name}-front", haproxy_command(), front_env(env, self.workdir / "run" / name))
+        if running is None or running.poll() is not None:     # a restarted gateway keeps its front
+            certs = self.workdir / "certs"
+            tls = {"EGOV_GATEWAY_TLS_CERT": str(certs / "gateway.pem"),
+                   "EGOV_GATEWAY_TLS_KEY": str(certs / "gateway.key"),
+                   "EGOV_GATEWAY_TLS_CLIENT_CA": str(certs / "ca.pem")}
+            front = self._spawn(f"{name}-front", haproxy_command(),
+                                front_env({**tls, **env}, self.workdir / "run" / name))
             wait_for_port(_port(env["EGOV_GATEWAY_AGENCY_ADDRESS"]), 30, front, f"{name}-front")
         return proc
 
@@ -326,39 +344,42 @@ class Stack:
         """Register identity, the external systems and identity's grants in the gateway's registry
         (as `egov-gateway` would), and wait until the running gateway serves them."""
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
-        from pymongo import MongoClient
 
-        from gateway.members import Certificate, ExternalSystem, Grant, Member, Subsystem, SubsystemId
-        from gateway.registry_store import RegistryStore
-        from services.common.errors import AlreadyExists
+        from gateway.members import ExternalSystem, Grant, Member, Subsystem, SubsystemId
 
         certs = self.workdir / "certs"
         ca = (certs / "ca.pem").read_bytes()
         identity = SubsystemId.parse(IDENTITY_SUBSYSTEM)
         certificate = x509.load_pem_x509_certificate((certs / "services" / "GOV_HUE_identity.pem").read_bytes())
         listening = {"population": self.ports.population, "business-registry": self.ports.business_registry}
+        changes: list[Callable[[RegistryStore], int]] = [
+            lambda r: r.add_member(Member(identity.member, "Ủy ban nhân dân tỉnh Thừa Thiên Huế")),
+            lambda r: r.add_subsystem(Subsystem(identity)),
+            lambda r: r.register_certificate(certificate_of(identity, certificate)),
+        ]
+        for system_id, member_name, name, service, method in EXTERNAL_SYSTEMS:
+            system = ExternalSystem(SubsystemId.parse(system_id), f"127.0.0.1:{listening[name]}", name, ca,
+                                    frozenset({service}))
+            grant = Grant.for_subsystem(identity, f"/{service}/{method}")
+            changes += [partial(RegistryStore.add_member, member=Member(system.id.member, member_name)),
+                        partial(RegistryStore.add_external_system, system=system),
+                        partial(RegistryStore.add_grant, grant=grant)]
+        self.change_registry(changes, timeout)
+
+    def change_registry(self, changes: Iterable[Callable[[RegistryStore], int]], timeout: float = 15) -> None:
+        """Apply registry changes (each returns the registry's new version; one this stack already
+        made is skipped) and wait until a running gateway has loaded them all."""
+        from pymongo import MongoClient
+
+        from services.common.errors import AlreadyExists
+
         client: MongoClient[dict[str, Any]] = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000)
         versions = [0]
-
-        def apply(change: Callable[[], int]) -> None:
-            with contextlib.suppress(AlreadyExists):    # registered by an earlier start of this stack
-                versions.append(change())
-
         try:
             registry = RegistryStore(client, self.env().get("EGOV_GATEWAY_DB") or "egov_gateway")
-            apply(lambda: registry.add_member(Member(identity.member, "Ủy ban nhân dân tỉnh Thừa Thiên Huế")))
-            apply(lambda: registry.add_subsystem(Subsystem(identity)))
-            apply(lambda: registry.register_certificate(Certificate(
-                certificate.fingerprint(hashes.SHA256()).hex(), identity, certificate.subject.rfc4514_string(),
-                certificate.not_valid_after_utc.isoformat())))
-            for system_id, member_name, name, service, method in EXTERNAL_SYSTEMS:
-                system = ExternalSystem(SubsystemId.parse(system_id), f"127.0.0.1:{listening[name]}", name, ca,
-                                        frozenset({service}))
-                grant = Grant.for_subsystem(identity, f"/{service}/{method}")
-                apply(lambda: registry.add_member(Member(system.id.member, member_name)))  # noqa: B023
-                apply(lambda: registry.add_external_system(system))  # noqa: B023
-                apply(lambda: registry.add_grant(grant))  # noqa: B023
+            for change in changes:
+                with contextlib.suppress(AlreadyExists):    # made by an earlier start of this stack
+                    versions.append(change(registry))
             deadline = time.monotonic() + timeout
             while not any(g.loaded_version >= max(versions) for g in registry.live_gateways(timedelta(seconds=5))):
                 if time.monotonic() > deadline:

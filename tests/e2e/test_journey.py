@@ -4,6 +4,7 @@ as separate processes on the real broker and SecantusDB."""
 import grpc
 import pytest
 
+from deploy.local.agency_demo import DESK, GET_DOSSIER, read_as_desk, register_desk
 from deploy.local.journey import read_mailbox, residents
 from egov.identity.v1 import identity_pb2
 from egov.payments.v1 import payments_pb2
@@ -161,3 +162,19 @@ def residents_address():  # type: ignore[no-untyped-def]
     from egov.common.v1 import caller_pb2
 
     return caller_pb2.Address(commune="Phường Phú Hội", district="Thành phố Huế", province="Thừa Thiên Huế")
+
+
+def test_an_agency_system_reads_the_dossier_through_the_agency_front(platform: Platform) -> None:
+    """What `make run` shows: the one-stop desk, registered and granted GetDossier, reads a citizen's
+    dossier with its client certificate; the same call without one is refused and both are logged."""
+    journey = platform.journey
+    citizen = journey.register_citizen(residents()[5])
+    dossier = journey.submit(citizen, journey.pick_procedure(level=4, with_fee=True))
+    register_desk(platform.stack)
+    read = read_as_desk(platform.stack, dossier.code)
+    assert (read.dossier.code, read.dossier.applicant_citizen_id) == (dossier.code, citizen.citizen_id)
+    assert read.refused == grpc.StatusCode.UNAUTHENTICATED
+    assert read.refusal.startswith("certificate: no client certificate was presented")
+    log = platform.mongo["egov_gateway"]["message_log"]
+    assert eventually(lambda: log.find_one({"client": str(DESK), "method": GET_DOSSIER, "status": "OK"}),
+                      "the desk's exchange in the message log")
