@@ -11,6 +11,7 @@ agency system also needs a grant of the method to its subsystem or to a group it
 import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Protocol
 
 import grpc
@@ -81,6 +82,7 @@ class ClientCertificateResolver:
                       channel=subsystem.channel.value)
 
 
+@lru_cache(maxsize=4096)
 def certificate_fingerprint(pem: bytes) -> str:
     """SHA-256 of the DER certificate, hex, from PEM (the outbound listener's grpcio TLS gives PEM)."""
     return fingerprint(ssl.PEM_cert_to_DER_cert(pem.decode("ascii")))
