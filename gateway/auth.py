@@ -68,14 +68,15 @@ class ClientCertificateResolver:
         if not from_the_front(context.peer()):
             return None
         verdict = read_verdict(metadata)
+        presented = fingerprint(verdict.der)
         if verdict.presented:
-            current_call.get().certificate = fingerprint(verdict.der)
+            current_call.get().certificate = presented
         refuse_unverified(verdict)
         if not self._loaded():
             raise GatewayError(grpc.StatusCode.UNAVAILABLE, "the member registry is not loaded yet")
         registry = self._registry()
         try:
-            subsystem = identify(registry, fingerprint(verdict.der))
+            subsystem = identify(registry, presented)
         except CertificateRefused as exc:
             raise Unauthenticated("certificate", str(exc)) from None
         return Caller(CallerKind.AGENCY, subject=str(subsystem.id), agency_code=subsystem.id.member.member_code,

@@ -11,7 +11,8 @@ CONFIG = ROOT / "deploy" / "agency-front" / "haproxy.cfg"
 def haproxy_command() -> list[str]:
     binary = shutil.which("haproxy")
     if binary is None:
-        raise RuntimeError("haproxy is not installed; `make install` installs it (deploy/local/ensure-haproxy.sh)")
+        raise RuntimeError("haproxy is not installed; deploy/local/ensure-haproxy.sh installs it "
+                           "(make run and make test call it)")
     return [binary, "-db", "-f", str(CONFIG)]   # -db: in the foreground, logging to stdout
 
 
