@@ -1,6 +1,13 @@
-"""Configuration from the environment, with local defaults, checked at start-up."""
+"""Configuration from the environment, with local defaults, checked at start-up.
+
+A ConfigError that reaches the top of a process (a missing variable or Secret file, found while a
+service sets up) ends it with one line naming the setting, not a traceback: what an operator reads
+in `kubectl logs` or `docker compose logs` for a container that will not start.
+"""
 
 import os
+import sys
+from types import TracebackType
 
 
 class ConfigError(RuntimeError):
@@ -34,3 +41,22 @@ def mongo_uri() -> str:
 
 def database_name(service: str) -> str:
     return env(f"EGOV_{service.upper()}_DB", f"egov_{service}")
+
+
+def _config_error_in(error: BaseException | None) -> "ConfigError | None":
+    while error is not None and not isinstance(error, ConfigError):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def _one_line_for_config_errors(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    found = _config_error_in(error)
+    if found is None:
+        _default_excepthook(kind, error, tb)
+        return
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c") else "python"
+    print(f"{program}: configuration: {found}", file=sys.stderr, flush=True)
+
+
+_default_excepthook = sys.excepthook
+sys.excepthook = _one_line_for_config_errors

@@ -47,8 +47,15 @@ class Unavailable(DomainError):
     status = "UNAVAILABLE"
 
 
+class ResourceExhausted(DomainError):
+    """A limit on how often something may be asked was reached (sign-ins, one-time codes, guesses at one
+    dossier's public lookup); the message says when to try again."""
+
+    status = "RESOURCE_EXHAUSTED"
+
+
 STATUS_BY_ERROR_NAME = {
     cls.__name__: cls.status
     for cls in (InvalidArgument, FailedPrecondition, NotFound, AlreadyExists, PermissionDenied,
-                Unauthenticated, Unavailable)
+                Unauthenticated, Unavailable, ResourceExhausted)
 }

@@ -23,6 +23,7 @@ from services.common.events.envelope import decode, encode, new_event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 OUTBOX = "outbox"
 INBOX = "inbox"
@@ -49,6 +50,9 @@ class Transaction:
     source: str
     cause: Cause
     emitted: list[CloudEvent] = field(default_factory=list)
+    # What a handler leaves for its worker to act on once the transaction has committed (the
+    # notifications to send, say), so the worker need not read back what it just wrote.
+    recorded: list[Any] = field(default_factory=list)
 
     def emit(self, payload: Message, *, subject: str, correlation_id: str = "") -> CloudEvent:
         event = new_event(
@@ -67,6 +71,11 @@ class Transaction:
         )
         self.emitted.append(event)
         return event
+
+    def repository(self, kind: Callable[[Database[Any], ClientSession], R]) -> R:
+        """The repository `kind` bound to this transaction: how handlers build every repository, so an
+        in-memory store (services/common/memory_store.py) can hand them its fakes instead."""
+        return kind(self.db, self.session)
 
     def remember_trace(self, key: str) -> None:
         """Keep this transaction's trace context under `key` (a dossier code), for a later step that
@@ -89,6 +98,10 @@ class Transaction:
             )
         except DuplicateKeyError as exc:
             raise AlreadyProcessed(event.id) from exc
+
+
+UNROUTABLE_RETRY_FIRST = timedelta(seconds=30)
+UNROUTABLE_RETRY_MAX = timedelta(hours=1)
 
 
 class MongoStore:
@@ -120,7 +133,23 @@ class MongoStore:
                                         {"$set": {"published": True, "published_at": datetime.now(UTC)}})
 
     def unpublished(self, older_than: timedelta, limit: int = 500) -> Iterator[CloudEvent]:
-        cutoff = datetime.now(UTC) - older_than
-        for doc in self.db[OUTBOX].find({"published": False, "created_at": {"$lt": cutoff}}).sort(
-                "created_at", ASCENDING).limit(limit):
+        """Events left unpublished past `older_than`, oldest first; one set aside as unroutable
+        (`mark_unroutable`) only once its back-off has passed."""
+        now = datetime.now(UTC)
+        query = {"published": False, "created_at": {"$lt": now - older_than},
+                 "$or": [{"relay_not_before": {"$exists": False}}, {"relay_not_before": {"$lte": now}}]}
+        for doc in self.db[OUTBOX].find(query).sort("created_at", ASCENDING).limit(limit):
             yield decode(doc["body"])
+
+    def mark_unroutable(self, event_id: str) -> int:
+        """The broker returned this event (no queue bound for its type): set it aside so the relay
+        goes on with the others, and try it again after a back-off (30 s, doubling, at most an hour):
+        a binding added later (a new subscriber, a topology job that ran late) still gets it.
+        Returns how many times it was returned."""
+        now = datetime.now(UTC)
+        doc = self.db[OUTBOX].find_one({"_id": event_id}, {"unroutable_count": 1}) or {}
+        count = int(doc.get("unroutable_count", 0)) + 1
+        delay = min(UNROUTABLE_RETRY_FIRST * 2 ** min(count - 1, 16), UNROUTABLE_RETRY_MAX)
+        self.db[OUTBOX].update_one({"_id": event_id}, {"$set": {
+            "unroutable_count": count, "unroutable_at": now, "relay_not_before": now + delay}})
+        return count

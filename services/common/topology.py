@@ -34,11 +34,15 @@ class Subscription:
 # Which service reacts to which event. Each service's handler table must match its line here
 # (tests/unit/test_topology.py checks it).
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
-    Subscription("identity", ()),
+    Subscription("identity", (
+        "egov.procedures.v1.DossierSubmitted",      # whose records an agency's civil servants may read
+    )),
     Subscription("procedures", (
         "egov.identity.v1.CitizenRegistered",
+        "egov.identity.v1.CivilServantRegistered",
         "egov.payments.v1.PaymentSettled",
         "egov.postal.v1.ShipmentDelivered",
+        "egov.postal.v1.ShipmentDeliveryFailed",    # the result goes back to the desk (awaiting pickup)
     )),
     Subscription("payments", (
         "egov.procedures.v1.DossierSubmitted",
@@ -49,17 +53,36 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     )),
     Subscription("notifications", (
         "egov.identity.v1.CitizenRegistered",
+        "egov.identity.v1.CitizenAccountRecovered",
         "egov.procedures.v1.DossierSubmitted",
         "egov.procedures.v1.DossierAccepted",
         "egov.procedures.v1.DossierSupplementRequested",
         "egov.procedures.v1.DossierRejected",
         "egov.procedures.v1.DossierResultIssued",
         "egov.procedures.v1.DossierCompleted",
+        "egov.procedures.v1.DossierTransferred",
+        "egov.procedures.v1.DossierApologyIssued",
+        "egov.procedures.v1.DossierReturnedToDesk",
         "egov.payments.v1.BillIssued",
         "egov.payments.v1.PaymentSettled",
         "egov.payments.v1.PaymentRefunded",
         "egov.postal.v1.ShipmentCreated",
         "egov.postal.v1.ShipmentDelivered",
+    )),
+    Subscription("supervision", (                   # the Decision 766 index, a read model
+        "egov.procedures.v1.DossierSubmitted",
+        "egov.procedures.v1.DossierAccepted",
+        "egov.procedures.v1.DossierSupplementRequested",
+        "egov.procedures.v1.DossierSupplementProvided",
+        "egov.procedures.v1.DossierRejected",
+        "egov.procedures.v1.DossierResultIssued",
+        "egov.procedures.v1.DossierCompleted",
+        "egov.procedures.v1.DossierTransferred",
+        "egov.procedures.v1.DossierOverdue",
+        "egov.procedures.v1.DossierApologyIssued",
+        "egov.procedures.v1.DossierExtended",
+        "egov.procedures.v1.DossierReturnedToDesk",
+        "egov.payments.v1.PaymentSettled",
     )),
 )
 

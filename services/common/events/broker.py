@@ -3,6 +3,7 @@ both inside eventlet-patched nameko processes and in plain tools)."""
 
 import logging
 
+import amqp.exceptions
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError
 
@@ -34,6 +35,18 @@ def service_queue(sub: Subscription) -> Queue:
         durable=True,
         queue_arguments=queue_arguments(sub),
     )
+
+
+def declare_topology_where_allowed(amqp_uri: str) -> bool:
+    """declare_topology, unless this broker user may not: a deployment gives each service a user
+    that declares only its own queues (deploy/users.py), and there the topology job (compose) or
+    init container (Kubernetes) declared everything before any service starts. False when refused."""
+    try:
+        declare_topology(amqp_uri)
+    except amqp.exceptions.AccessRefused:
+        log.info("this broker user may not declare the whole topology; the topology job's declaration stands")
+        return False
+    return True
 
 
 def declare_topology(amqp_uri: str) -> None:

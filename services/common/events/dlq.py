@@ -1,4 +1,5 @@
-"""Dead letters: what a parked message carries, and listing, showing, re-driving and purging them.
+"""Dead letters: what a parked message carries (written by the consumer runtime, read by the
+archive's dead-letter operations, services/archive/operations/dead_letters.py).
 
 A service's consumer parks a message it could not handle after its last attempt: it publishes a
 copy to `egov.dlx` (so into `egov.<service>.events.dlq`) with the headers below, then acks the
@@ -7,17 +8,13 @@ looked up elsewhere. A message the broker dead-lettered on its own (the consumer
 attempt, so nobody could write the error) is recognised by its `x-death` reason.
 """
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pika
-from pika.adapters.blocking_connection import BlockingChannel
-
-from services.common.events.envelope import CONTENT_TYPE, decode
-from services.common.topology import DELIVERY_LIMIT, SUBSCRIPTIONS, subscription
+from services.common.events.envelope import decode
+from services.common.topology import DELIVERY_LIMIT
 
 ERROR_HEADER = "egov-error"
 ATTEMPTS_HEADER = "egov-attempts"
@@ -56,7 +53,14 @@ class ParkedMessage:
     subject: str
     error: str
     attempts: int
-    failed_at: str
+    failed_at: str           # ISO 8601, UTC; "" if unknown
+
+    def failed_time(self) -> datetime | None:
+        try:
+            parsed = datetime.fromisoformat(self.failed_at)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def describe(headers: Mapping[str, Any] | None, message_id: str | None, body: bytes) -> ParkedMessage:
@@ -85,72 +89,3 @@ def describe(headers: Mapping[str, Any] | None, message_id: str | None, body: by
 
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    service: str
-    waiting: int
-    parked: int
-
-
-class DeadLetters:
-    """The dead-letter queues of every service, through a short-lived blocking connection."""
-
-    def __init__(self, amqp_uri: str) -> None:
-        self.parameters = pika.URLParameters(amqp_uri)
-
-    @contextmanager
-    def _channel(self) -> Iterator[BlockingChannel]:
-        connection = pika.BlockingConnection(self.parameters)
-        try:
-            yield connection.channel()
-        finally:
-            if connection.is_open:
-                connection.close()
-
-    def depths(self) -> list[QueueDepth]:
-        found = []
-        with self._channel() as channel:
-            for sub in SUBSCRIPTIONS:
-                waiting = channel.queue_declare(sub.queue, passive=True).method.message_count
-                parked = channel.queue_declare(sub.dead_letter_queue, passive=True).method.message_count
-                found.append(QueueDepth(sub.service, int(waiting), int(parked)))
-        return found
-
-    def show(self, service: str, limit: int = 100) -> list[ParkedMessage]:
-        """Read without removing: what was fetched goes back when the channel closes unacked."""
-        queue = subscription(service).dead_letter_queue
-        parked = []
-        with self._channel() as channel:
-            count = channel.queue_declare(queue, passive=True).method.message_count
-            for _ in range(min(count, limit)):
-                method, props, body = channel.basic_get(queue, auto_ack=False)
-                if method is None:
-                    break
-                parked.append(describe(props.headers, props.message_id, body))
-        return parked
-
-    def redrive(self, service: str) -> int:
-        """Move every parked message back to the service's queue with a fresh attempt count;
-        each leaves the dead-letter queue only once the broker has confirmed its copy."""
-        sub = subscription(service)
-        moved = 0
-        with self._channel() as channel:
-            channel.confirm_delivery()
-            count = channel.queue_declare(sub.dead_letter_queue, passive=True).method.message_count
-            for _ in range(count):     # what is parked now; a message that fails again is not looped
-                method, props, body = channel.basic_get(sub.dead_letter_queue, auto_ack=False)
-                if method is None:
-                    break
-                channel.basic_publish("", sub.queue, body, pika.BasicProperties(
-                    content_type=props.content_type or CONTENT_TYPE, content_encoding=props.content_encoding,
-                    delivery_mode=2, message_id=props.message_id, headers=redriven_headers(props.headers or {})),
-                    mandatory=True)
-                channel.basic_ack(method.delivery_tag)
-                moved += 1
-        return moved
-
-    def purge(self, service: str) -> int:
-        with self._channel() as channel:
-            return int(channel.queue_purge(subscription(service).dead_letter_queue).method.message_count)

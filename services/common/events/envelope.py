@@ -16,6 +16,10 @@ from egov.events.v1.cloud_event_pb2 import CloudEvent
 
 CONTENT_TYPE = "application/cloudevents+protobuf"
 SPEC_VERSION = "1.0"
+# AMQP headers a replayed event carries (`egov-events replay`): when it was replayed, and whether a
+# consumer must run its handler again even for an event its inbox has (rebuild mode).
+REPLAY_HEADER = "egov-replay"
+REBUILD_HEADER = "egov-rebuild"
 
 
 def event_type(payload_class: type[Message]) -> str:

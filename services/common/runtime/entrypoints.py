@@ -5,7 +5,8 @@ Unlike nameko's `event_handler`, a handler that raises is not acknowledged away.
 (0.2 s) * 2**(n-1) in its own green thread, then returns the message to the queue; other messages keep flowing
 meanwhile, because the queue delivers up to the prefetch count at once. The last attempt parks
 the message: a copy carrying the error and the attempt count goes to the service's dead-letter
-queue (services/common/events/dlq.py), then the original is acknowledged. The queue's own
+queue (services/common/events/dlq.py), published `mandatory` with publisher confirms, and the
+original is acknowledged only once the copy is confirmed and routed (else it is returned to its queue). The queue's own
 delivery limit remains the backstop for a message whose consumer dies on every attempt.
 
 nameko's own acks and requeues (of every entrypoint, RPC included) give up quietly only on
@@ -35,7 +36,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, decode_from_headers
 
 from services.common.config import env_float
-from services.common.events.broker import dead_letter_exchange, events_exchange
+from services.common.events.broker import Unroutable, dead_letter_exchange, events_exchange
 from services.common.events.dlq import parked_headers
 from services.common.events.envelope import CONTENT_TYPE
 from services.common.runtime import event_metrics
@@ -87,9 +88,16 @@ def error_text(exc_info: ExcInfo) -> str:
 
 
 class EventConsumer(Consumer):  # type: ignore[misc]
-    def __init__(self, service: str, **kwargs: Any) -> None:
+    """`concurrency`: at most that many of this entrypoint's workers at once in this process (0: as many
+    as the worker pool has). A projection whose every event moves the same documents (supervision's
+    city counters) conflicts with itself when its events run side by side: each conflict is a
+    transaction run again. Limited here, the rest of the pool stays free for the RPCs."""
+
+    def __init__(self, service: str, concurrency: int = 0, **kwargs: Any) -> None:
         sub = subscription(service)
         self.service = service
+        self.concurrency = concurrency
+        self._slots = Semaphore(concurrency) if concurrency > 0 else None
         queue = Queue(
             sub.queue,
             bindings=[binding(events_exchange, routing_key=t) for t in sub.event_types],
@@ -115,21 +123,32 @@ class EventConsumer(Consumer):  # type: ignore[misc]
         # nameko's own version waits for a free worker in a thread that cannot be told to give
         # up; this one waits in a way that hands the message back when the service is stopping.
         def spawn_when_free() -> None:
+            if self._slots is not None:
+                self._slots.acquire()     # a slot of `concurrency`, given back when the worker ends
             pool = self.container._worker_pool
             while pool.free() == 0 and not self._stopping:
                 eventlet.sleep(0.005)
             if self._stopping:
+                self._release_slot()
                 self.consumer.requeue_message(message)
                 return
+
+            def handle_result(worker_ctx: Any, result: Any = None, exc_info: ExcInfo | None = None) -> Any:
+                self._release_slot()      # before a failed attempt's back-off: it holds no transaction
+                return self.handle_result(message, worker_ctx, result, exc_info)
+
             try:
-                self.container.spawn_worker(
-                    self, (body,), {}, context_data=decode_from_headers(message.headers),
-                    handle_result=lambda worker_ctx, result=None, exc_info=None: self.handle_result(
-                        message, worker_ctx, result, exc_info))
+                self.container.spawn_worker(self, (body,), {}, context_data=decode_from_headers(message.headers),
+                                            handle_result=handle_result)
             except ContainerBeingKilled:
+                self._release_slot()
                 self.consumer.requeue_message(message)
 
         self.container.spawn_managed_thread(spawn_when_free, identifier=f"wait_for_worker[{self.method_name}]")
+
+    def _release_slot(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
 
     def handle_message_processed(self, message: Message, result: Any = None, exc_info: ExcInfo | None = None) -> None:
         if exc_info is None:
@@ -148,8 +167,9 @@ class EventConsumer(Consumer):  # type: ignore[misc]
             return
         try:
             self._park(message, error, attempt)
-        except Exception:  # the broker may be away: return it; the next attempt parks it
+        except Exception:  # the broker may be away, or returned the copy: not acked; the next attempt parks it
             log.exception("parking event %s failed; returned to the queue", message.properties.get("message_id"))
+            event_metrics.failed.add(1, {**labels, "outcome": "park_failed"})
             self.consumer.requeue_message(message)
             return
         log.error("event %s parked in %s after %d attempts: %s", message.properties.get("message_id"),
@@ -158,22 +178,36 @@ class EventConsumer(Consumer):  # type: ignore[misc]
         self.consumer.ack_message(message)
 
     def _park(self, message: Message, error: str, attempt: int) -> None:
+        """Publish the parked copy `mandatory`, with publisher confirms: returns only once the broker
+        confirmed it and routed it to the dead-letter queue. A copy it returned (no dead-letter queue
+        bound: a topology not declared, a queue deleted) or nacked raises, and the original is not
+        acknowledged: it goes back to its queue, and the next attempt parks it or, at the queue's
+        delivery limit, the broker dead-letters it itself."""
         headers = parked_headers(message.headers or {}, service=self.service, error=error, attempts=attempt)
+        returned: list[str] = []
         with self._parking_lock:
             if self._parking is None:
                 self._parking = Connection(config[AMQP_URI_CONFIG_KEY],
                                            transport_options={"confirm_publish": True})
             try:
-                producer = self._parking.Producer()
+                producer = self._parking.Producer(
+                    on_return=lambda exc, exchange, routing_key, returned_message: returned.append(str(exc)))
                 producer.publish(
                     message.body, exchange=dead_letter_exchange, routing_key=self.service,
                     content_type=message.content_type or CONTENT_TYPE, content_encoding="binary",
                     delivery_mode=2, message_id=message.properties.get("message_id"), headers=headers,
-                    retry=False)
+                    mandatory=True, retry=False)
             except Exception:
                 self._parking.release()
                 self._parking = None
                 raise
+            finally:
+                # The handler belongs to this publish: the next one registers its own.
+                if self._parking is not None:
+                    self._parking.default_channel.events["basic_return"].clear()  # type: ignore[attr-defined]
+        if returned:
+            raise Unroutable(f"the parked copy of event {message.properties.get('message_id')} was returned: "
+                             f"no dead-letter queue is bound for {self.service} ({returned[0]})")
 
 
 consume_events = EventConsumer.decorator

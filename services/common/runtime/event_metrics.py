@@ -14,4 +14,15 @@ consumed = _meter.create_counter(
                 "rebuilt, ignored (no handler)")
 failed = _meter.create_counter(
     "egov.events.failed", unit="{event}",
-    description="handler failures, by outcome: retried (returned to the queue after a back-off) or dead_lettered")
+    description="handler failures, by outcome: retried (returned to the queue after a back-off), dead_lettered, "
+                "or park_failed (the parked copy was not confirmed and routed: the original went back to its queue)")
+archived = _meter.create_counter(
+    "egov.events.archived", unit="{event}", description="events the archive indexed from its stream (the alert on "
+    "archive index lag compares it with egov.events.published)")
+outbox_backlog = _meter.create_gauge(
+    "egov.outbox.backlog", unit="{event}",
+    description="events the outbox relay found unpublished past its grace period at its last pass, by service")
+unroutable = _meter.create_counter(
+    "egov.outbox.unroutable", unit="{event}",
+    description="events the broker returned because no queue was bound for their type, by service and type: "
+                "set aside in the outbox and retried after a back-off, so the relay goes on with the others")

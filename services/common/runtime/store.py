@@ -4,6 +4,8 @@ Workers change state inside `transaction()`, which writes the events they emit t
 the same MongoDB transaction. They are published (with broker confirms) in `worker_result`, which
 nameko calls just after the entrypoint has replied or acked; so a crash in between leaves them in
 the outbox, and a background relay publishes whatever stays unpublished longer than RELAY_AFTER.
+The relay also marks confirmed events as published: one update per round (EGOV_OUTBOX_RELAY_SECONDS)
+for every worker's events of the round, not one per worker.
 
 Rebuild mode: an event delivered with the `egov-rebuild` header (`egov-events replay --rebuild`)
 is processed even if the inbox has it, and the events its handler emits are dropped (downstream
@@ -17,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import amqp.exceptions
 import eventlet
 from google.protobuf.message import Message
 from nameko.containers import WorkerContext
@@ -26,9 +29,8 @@ from pymongo.database import Database
 
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from services.common.config import amqp_uri, database_name, env_float, mongo_uri
-from services.common.events.broker import EventPublisher, Unroutable, declare_topology
-from services.common.events.envelope import unpack
-from services.common.events.replay import REBUILD_HEADER
+from services.common.events.broker import EventPublisher, Unroutable, declare_topology_where_allowed
+from services.common.events.envelope import REBUILD_HEADER, unpack
 from services.common.mongo_store import INBOX, OUTBOX, AlreadyProcessed, Cause, MongoStore, Transaction
 from services.common.runtime import event_metrics, tracing
 from services.common.runtime.entrypoints import tolerate_lost_connections
@@ -36,6 +38,7 @@ from services.common.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 EventHandler = Callable[[Transaction, Any, CloudEvent], None]
 RELAY_AFTER = timedelta(seconds=3)
@@ -48,6 +51,12 @@ class WorkerStore:
         self._provider = provider
         self._worker_ctx = worker_ctx
         self.db: Database[Any] = provider.store.db
+        # What the last event's handler recorded for after the commit (Transaction.recorded).
+        self.recorded: list[Any] = []
+
+    def repository(self, kind: Callable[[Database[Any]], R]) -> R:
+        """The repository `kind` for reads outside a transaction (Transaction.repository inside one)."""
+        return kind(self.db)
 
     def transaction(self, fn: Callable[[Transaction], T], cause: Cause | None = None) -> T:
         result, emitted = self._provider.store.transaction(fn, cause or self._cause())
@@ -65,8 +74,10 @@ class WorkerStore:
             return False
         payload: Message = unpack(event)
         rebuild = bool(self._worker_ctx.context_data.get(REBUILD_HEADER))
+        attempts: list[Transaction] = []
 
         def apply(tx: Transaction) -> None:
+            attempts.append(tx)
             if rebuild:
                 _mark_reprocessed(tx, event, consumer)
             else:
@@ -85,6 +96,7 @@ class WorkerStore:
             event_metrics.consumed.add(1, {**labels, "outcome": "duplicate"})
             return False
         event_metrics.consumed.add(1, {**labels, "outcome": "rebuilt" if rebuild else "processed"})
+        self.recorded = attempts[-1].recorded   # the attempt that committed
         return True
 
     def _cause(self) -> Cause:
@@ -119,13 +131,18 @@ class Store(DependencyProvider):  # type: ignore[misc]
         self.store = MongoStore(client, database_name(self.service_name), f"/egov/{self.service_name}")
         self._amqp_uri = amqp_uri()
         self._relay_interval = env_float("EGOV_OUTBOX_RELAY_SECONDS", 1.0)
+        self._confirmed: list[str] = []
 
     def start(self) -> None:
-        declare_topology(self._amqp_uri)
+        declare_topology_where_allowed(self._amqp_uri)
         self.store.ensure_indexes()
         self.container.spawn_managed_thread(self._relay_forever, identifier="outbox-relay")
 
     def stop(self) -> None:
+        try:
+            self.mark_confirmed()
+        except Exception:   # the relay publishes them again; consumers drop the duplicates
+            log.warning("marking confirmed events as published failed at stop", exc_info=True)
         while not self._publishers.empty():
             self._publishers.get_nowait().close()
 
@@ -144,15 +161,25 @@ class Store(DependencyProvider):  # type: ignore[misc]
         self.pending.pop(worker_ctx.call_id, None)
 
     def publish(self, events: list[CloudEvent]) -> None:
+        """Publish in order, each confirmed and routed. An event the broker returns (no queue bound
+        for its type) is set aside in the outbox with a back-off and counted
+        (`egov.outbox.unroutable`); the events after it still go: one such event never blocks a
+        batch, nor the relay after it."""
         try:
-            self._publish(events, self._pooled_publisher())
-        except Unroutable:
-            raise
+            published, unroutable = self._publish(events, self._pooled_publisher())
         except Exception:  # a pooled connection the broker closed (a restart): one fresh try
             log.info("publishing through a pooled connection failed; trying a new connection", exc_info=True)
-            self._publish(events, EventPublisher(self._amqp_uri))
-        self.store.mark_published([e.id for e in events])
-        for event in events:
+            published, unroutable = self._publish(events, EventPublisher(self._amqp_uri))
+        for event in unroutable:
+            returned = self.store.mark_unroutable(event.id)
+            event_metrics.unroutable.add(1, {"service": self.service_name, "type": event.type})
+            log.error("event %s of type %s was returned (no queue bound) or refused (not this service's to publish) "
+                      "%d time(s); set aside in the outbox, retried after a back-off", event.id, event.type, returned)
+        # Marked by the relay's next round, with every other worker's confirmed events in one update
+        # (at most one write per round instead of one per worker). Until then they look unpublished;
+        # the relay marks them before it looks, so it never republishes them.
+        self._confirmed.extend(e.id for e in published)
+        for event in published:
             event_metrics.published.add(1, {"service": self.service_name, "type": event.type})
 
     def _pooled_publisher(self) -> EventPublisher:
@@ -161,21 +188,50 @@ class Store(DependencyProvider):  # type: ignore[misc]
         except queue.Empty:
             return EventPublisher(self._amqp_uri)
 
-    def _publish(self, events: list[CloudEvent], publisher: EventPublisher) -> None:
+    def _publish(self, events: list[CloudEvent],
+                 publisher: EventPublisher) -> tuple[list[CloudEvent], list[CloudEvent]]:
+        """(published, set aside: returned as unroutable or refused by the broker's permissions);
+        raises on anything else, having published a prefix
+        that the retry or the relay publishes again (consumers drop duplicates by their inbox)."""
+        published: list[CloudEvent] = []
+        unroutable: list[CloudEvent] = []
         try:
             for event in events:
-                publisher.publish(event)
-        except Unroutable:
-            self._publishers.put(publisher)
-            raise
+                try:
+                    publisher.publish(event)
+                except Unroutable:       # confirmed and returned: the channel is fine, go on
+                    unroutable.append(event)
+                    continue
+                except amqp.exceptions.AccessRefused:
+                    # This component's broker user may not publish the type (topic permissions,
+                    # deploy/users.py): set it aside too; the broker closed the channel, so go on
+                    # with a new connection.
+                    unroutable.append(event)
+                    _discard(publisher)
+                    publisher = EventPublisher(self._amqp_uri)
+                    continue
+                published.append(event)
         except BaseException:
             # Whatever broke, this publisher is not reused: the next publish opens a fresh connection.
             _discard(publisher)
             raise
         self._publishers.put(publisher)
+        return published, unroutable
+
+    def mark_confirmed(self) -> int:
+        """Mark every event the broker confirmed since the last call as published, in one update."""
+        confirmed, self._confirmed = self._confirmed, []
+        try:
+            self.store.mark_published(confirmed)
+        except BaseException:
+            self._confirmed.extend(confirmed)
+            raise
+        return len(confirmed)
 
     def relay_pending(self) -> int:
+        self.mark_confirmed()
         events = list(self.store.unpublished(older_than=RELAY_AFTER))
+        event_metrics.outbox_backlog.set(len(events), {"service": self.service_name})
         if events:
             log.warning("relaying %d events left unpublished", len(events))
             self.publish(events)
