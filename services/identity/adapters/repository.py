@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.identity.domain.business import Business
 from services.identity.domain.citizen import Citizen
-from services.identity.domain.civil_servant import CivilServant
+from services.identity.domain.civil_servant import CivilServant, appointments_of
 from services.identity.domain.contact import Address, NotificationChannel
 
 CITIZENS = "citizens"
@@ -94,6 +94,14 @@ class IdentityRepository:
             registered_at=doc["registered_at"],
         )
 
+    def recover_citizen(self, citizen: Citizen) -> None:
+        """The owner's contact details and password in place of whatever the account held."""
+        self._db[CITIZENS].update_one({"_id": citizen.citizen_id}, {"$set": {
+            "phone": citizen.phone, "email": citizen.email,
+            "notification_channels": [c.value for c in citizen.notification_channels],
+            "password_hash": citizen.password_hash,
+        }}, session=self._session)
+
     # -- businesses -----------------------------------------------------------------------------
     def add_business(self, business: Business) -> None:
         self._insert(BUSINESSES, {"_id": business.tax_code, "name": business.name,
@@ -113,7 +121,8 @@ class IdentityRepository:
                                       "full_name": civil_servant.full_name,
                                       "agency_code": civil_servant.agency_code, "role": civil_servant.role,
                                       "ecard_serial": civil_servant.ecard_serial,
-                                      "password_hash": civil_servant.password_hash})
+                                      "password_hash": civil_servant.password_hash,
+                                      "appointments": [a.to_claim() for a in civil_servant.appointments]})
 
     def civil_servant(self, civil_servant_id: str) -> CivilServant | None:
         doc = self._find(CIVIL_SERVANTS, civil_servant_id)
@@ -121,4 +130,6 @@ class IdentityRepository:
             return None
         return CivilServant(civil_servant_id=doc["_id"], full_name=doc["full_name"],
                             agency_code=doc["agency_code"], role=doc["role"],
-                            ecard_serial=doc.get("ecard_serial", ""), password_hash=doc["password_hash"])
+                            ecard_serial=doc.get("ecard_serial", ""), password_hash=doc["password_hash"],
+                            appointments=appointments_of(doc["agency_code"], doc["role"],
+                                                         tuple(doc.get("appointments", ()))))

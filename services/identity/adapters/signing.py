@@ -16,8 +16,8 @@ class TokenSigner:
     private_key_pem: bytes
     ttl: timedelta
 
-    def issue(self, caller: Caller) -> tuple[str, datetime]:
-        return issue_token(self.private_key_pem, caller, self.ttl)
+    def issue(self, caller: Caller, epoch: int = 0, methods: tuple[str, ...] = ("pwd",)) -> tuple[str, datetime]:
+        return issue_token(self.private_key_pem, caller, self.ttl, epoch=epoch, methods=methods)
 
     @classmethod
     def from_environment(cls) -> "TokenSigner":

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from services.common.citizen_id import check_citizen_id
@@ -112,3 +112,15 @@ def open_account(application: CheckedApplication, hash_password: Callable[[str],
         password_hash=hash_password(application.password),
         registered_at=now,
     )
+
+
+def recover_account(citizen: Citizen, phone: str, email: str, requested_channels: list[NotificationChannel],
+                    new_password: str, hash_password: Callable[[str], str]) -> Citizen:
+    """The account back in its owner's hands: their contact details and a new password; each detail
+    checked (naming its field) before the password is hashed."""
+    checked_phone = normalize_phone(phone)
+    checked_email = normalize_email(email)
+    channels = choose_channels(requested_channels, checked_email)
+    password = check_password(new_password, "new_password")
+    return replace(citizen, phone=checked_phone, email=checked_email, notification_channels=channels,
+                   password_hash=hash_password(password))

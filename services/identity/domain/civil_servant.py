@@ -5,8 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from services.common.errors import InvalidArgument
+from services.common.roles import Appointment, Role
 from services.identity.domain.names import normalize_full_name
 from services.identity.domain.passwords import check_password
+from services.identity.domain.second_factor import SecondFactor
 
 _CIVIL_SERVANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _AGENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
@@ -22,6 +24,15 @@ class CivilServant:
     role: str
     ecard_serial: str
     password_hash: str
+    appointments: tuple[Appointment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    """A civil servant just registered, and the second factor they are shown this once."""
+
+    civil_servant: CivilServant
+    second_factor: SecondFactor
 
 
 def _match(pattern: re.Pattern[str], raw: str, field: str, what: str) -> str:
@@ -33,8 +44,28 @@ def _match(pattern: re.Pattern[str], raw: str, field: str, what: str) -> str:
     return value
 
 
+def appointments_of(agency_code: str, role: str, claims: tuple[str, ...]) -> tuple[Appointment, ...]:
+    """The roles held: each `role@agency-code` given, and the home agency's role when it is one of the
+    one-stop roles (an older record's free-text role such as "approver" grants nothing)."""
+    found: set[Appointment] = set()
+    if role in set(Role):
+        found.add(Appointment(agency_code, Role(role)))
+    for index, claim in enumerate(claims):
+        try:
+            appointment = Appointment.from_claim(claim.strip())
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise InvalidArgument(f"appointments[{index}]",
+                                  f"{claim!r} is not role@agency-code with a role among {roles}") from None
+        if not _AGENCY_CODE.fullmatch(appointment.agency_code):
+            raise InvalidArgument(f"appointments[{index}]", "the agency code: letters, digits, '.', '_' or '-'")
+        found.add(appointment)
+    return tuple(sorted(found))
+
+
 def appoint_civil_servant(civil_servant_id: str, full_name: str, agency_code: str, role: str,
-                          ecard_serial: str, password: str, hash_password: Callable[[str], str]) -> CivilServant:
+                          ecard_serial: str, password: str, hash_password: Callable[[str], str],
+                          appointments: tuple[str, ...] = ()) -> CivilServant:
     """Every detail checked (each refusal names its field) before the password is hashed."""
     servant = CivilServant(
         civil_servant_id=_match(_CIVIL_SERVANT_ID, civil_servant_id, "civil_servant_id",
@@ -47,4 +78,5 @@ def appoint_civil_servant(civil_servant_id: str, full_name: str, agency_code: st
                             "letters, digits or '-', at most 64"),
         password_hash="",
     )
+    servant = replace(servant, appointments=appointments_of(servant.agency_code, servant.role, appointments))
     return replace(servant, password_hash=hash_password(check_password(password)))

@@ -26,6 +26,14 @@ class NotificationChannel(StrEnum):
 DEFAULT_CHANNELS = (NotificationChannel.SMS,)
 
 
+def channels_named(names: tuple[str, ...], field: str = "notification_channels") -> list[NotificationChannel]:
+    """The channels a person asked for by name; the contract's UNSPECIFIED (or a number it does not
+    know) is not one."""
+    if any(name not in NotificationChannel.__members__ for name in names):
+        raise InvalidArgument(field, "each channel must be EMAIL, SMS or PUSH")
+    return [NotificationChannel[name] for name in names]
+
+
 @dataclass(frozen=True)
 class Address:
     street: str

@@ -14,6 +14,24 @@ class Verification(StrEnum):
     REFUSED = "REFUSED"            # the data exchange refused identity itself (grant, registration)
 
 
+class CodeOutcome(StrEnum):
+    """What came of asking the registry to send a one-time code: deliberately without the reason
+    when it was not sent, so identity cannot leak what it does not know."""
+
+    SENT = "SENT"
+    NOT_SENT = "NOT_SENT"          # no match, deceased, or no contact on file
+    UNREACHABLE = "UNREACHABLE"
+    REFUSED = "REFUSED"
+
+
+def require_answer(outcome: CodeOutcome) -> None:
+    """No answer is the same for everyone (the registry is down or refused us), so it may be told."""
+    if outcome is CodeOutcome.REFUSED:
+        require_match(Verification.REFUSED)
+    if outcome is CodeOutcome.UNREACHABLE:
+        require_match(Verification.UNREACHABLE)
+
+
 def require_match(verification: Verification) -> None:
     if verification is Verification.MATCH:
         return
