@@ -4,22 +4,12 @@ from typing import Any
 
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 from pymongo import MongoClient
 
-from services.common.config import database_name, mongo_uri
+from services.common.config import ConfigError, database_name, env_float, mongo_uri
+from services.procedures.adapters.lookup_guard import LookupGuard
 from services.procedures.adapters.repository import ensure_indexes
-from services.procedures.domain.catalogue import Catalogue, load_catalogue
-
-
-class ProcedureCatalogue(DependencyProvider):  # type: ignore[misc]
-    """The catalogue, read and checked once: a broken catalogue stops the start-up instead of
-    failing submissions later."""
-
-    def setup(self) -> None:
-        self.catalogue = load_catalogue()
-
-    def get_dependency(self, worker_ctx: WorkerContext) -> Catalogue:
-        return self.catalogue
 
 
 class DossierIndexes(DependencyProvider):  # type: ignore[misc]
@@ -35,3 +25,42 @@ class DossierIndexes(DependencyProvider):  # type: ignore[misc]
 
     def get_dependency(self, worker_ctx: WorkerContext) -> None:
         return None
+
+
+class FailedLookupsSeen(DependencyProvider):  # type: ignore[misc]
+    """One LookupGuard for every worker of this process (adapters/lookup_guard.py)."""
+
+    def setup(self) -> None:
+        self.guard = LookupGuard()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> LookupGuard:
+        return self.guard
+
+
+class WatchLead(DependencyProvider):  # type: ignore[misc]
+    """How many working days before a deadline the watch says it is due soon:
+    EGOV_WATCH_LEAD_WORKING_DAYS (default 1), read at start-up."""
+
+    def setup(self) -> None:
+        lead = env_float("EGOV_WATCH_LEAD_WORKING_DAYS", 1)
+        if lead < 0 or lead != int(lead):
+            raise ConfigError("EGOV_WATCH_LEAD_WORKING_DAYS must be a whole number of working days, 0 or more")
+        self.lead = int(lead)
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> int:
+        return self.lead
+
+
+class WatchTimer(Timer):  # type: ignore[misc]
+    """nameko's timer with its interval from EGOV_WATCH_INTERVAL_SECONDS (default 300), read at start-up."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(interval=300.0, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = env_float("EGOV_WATCH_INTERVAL_SECONDS", 300.0)
+        if self.interval <= 0:
+            raise ConfigError("EGOV_WATCH_INTERVAL_SECONDS must be positive")
+
+
+watch_timer = WatchTimer.decorator

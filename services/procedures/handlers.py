@@ -1,61 +1,47 @@
 """The service layer: one function per command or event. Each runs inside one transaction (the
 caller passes `tx`): the dossier change, the events it causes and, for events, the inbox record
-commit together."""
+commit together. Longer than 300 lines: one function per command of the dossier's life, side by side
+with the event handlers that move the same dossiers; the deadline watch is in watch.py."""
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 from google.protobuf.message import Message
-from pymongo.database import Database
 
 from egov.common.v1 import caller_pb2
 from egov.events.v1.cloud_event_pb2 import CloudEvent
-from egov.identity.v1.events_pb2 import CitizenRegistered
+from egov.identity.v1.events_pb2 import CitizenRegistered, CivilServantRegistered
 from egov.payments.v1.events_pb2 import PaymentSettled
-from egov.postal.v1.events_pb2 import ShipmentDelivered
+from egov.postal.v1.events_pb2 import ShipmentDelivered, ShipmentDeliveryFailed
 from egov.procedures.v1 import events_pb2, procedures_pb2
 from services.common import telemetry
-from services.common.caller import Caller
-from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from services.common.caller import Caller, CallerKind, appointments_from_claims
+from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from services.common.events.envelope import event_type
 from services.common.mongo_store import Transaction
-from services.procedures import messages
+from services.common.roles import Role
+from services.procedures import messages, reception
+from services.procedures.adapters.directory import Directory
 from services.procedures.adapters.repository import CitizenRegistry, DossierRepository
-from services.procedures.domain.access import (
-    check_can_process,
-    check_can_supplement,
-    check_can_view,
-    filing_for,
-)
-from services.procedures.domain.catalogue import Catalogue, Procedure
-from services.procedures.domain.dossier import Dossier, DossierStatus, procedure_for_submission
+from services.procedures.domain.access import Action, action_checker, check_action, check_can_supplement
+from services.procedures.domain.application import Application
+from services.procedures.domain.desks import Desk, check_desk
+from services.procedures.domain.dossier import Dossier, DossierStatus, check_transfer_target
+from services.procedures.domain.procedure import CatalogueReader, Procedure
+from services.procedures.reception import ApplicantVerifier
 
 log = logging.getLogger(__name__)
 
 PAYMENTS_ACTOR = "service:payments"
 POSTAL_ACTOR = "service:postal"
-
-
-# -- catalogue -------------------------------------------------------------------------------------
-def list_procedures(catalogue: Catalogue, request: procedures_pb2.ListProceduresRequest) -> list[Procedure]:
-    if not 0 <= request.service_level <= 4:
-        raise InvalidArgument("service_level", "must be 0 (any) or 1 to 4")
-    if request.page_size < 0:
-        raise InvalidArgument("page_size", "must not be negative")
-    return catalogue.search(request.agency_code, request.service_level, request.page_size)
-
-
-def get_procedure(catalogue: Catalogue, code: str) -> Procedure:
-    procedure = catalogue.find(code)
-    if procedure is None:
-        raise NotFound("procedure_code", f"no procedure {code!r} in the catalogue")
-    return procedure
+EventHandler = Callable[[Transaction, Any, CloudEvent], None]
 
 
 # -- commands --------------------------------------------------------------------------------------
-def submit_dossier(tx: Transaction, catalogue: Catalogue, request: procedures_pb2.SubmitDossierRequest,
-                   caller: Caller, now: datetime) -> Dossier:
+def submit_dossier(tx: Transaction, catalogue: CatalogueReader, verifier: ApplicantVerifier,
+                   request: procedures_pb2.SubmitDossierRequest, caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
     request_key = f"{caller.actor}:{request.client_request_id}" if request.client_request_id else ""
     if request_key:
@@ -64,59 +50,75 @@ def submit_dossier(tx: Transaction, catalogue: Catalogue, request: procedures_pb
             if first.procedure_code != request.procedure_code:
                 raise AlreadyExists("client_request_id", f"already used for dossier {first.code}")
             return first
-    procedure = procedure_for_submission(catalogue, request.procedure_code)
-    filing = filing_for(caller, request.applicant_citizen_id, procedure)
-    application = messages.application_from(request, filing)
-    if not CitizenRegistry.within(tx).is_registered(filing.applicant_citizen_id):
-        raise FailedPrecondition("applicant_citizen_id", "the applicant is not a registered citizen")
-    dossier = Dossier.submit(procedure, application, dossiers.next_sequence, now, caller.actor)
+    entry = reception.entry_for(catalogue, request.procedure_code, request.unit_code, caller)
+    directory = Directory.within(tx)
+    desk, channel = reception.desk_and_channel(catalogue.units, directory, entry, request.receiving_agency_code,
+                                               caller)
+    applicant = reception.applicant_for(request, caller, CitizenRegistry.within(tx), verifier)
+    application = Application(
+        applicant=applicant, proxy=messages.proxy_from(request.proxy) if request.HasField("proxy") else None,
+        channel=channel, payment_method=messages.payment_method_from(request.payment_method),
+        fee_category=request.fee_category.strip(), delivery=messages.delivery_from(request.delivery),
+        documents=messages.documents_from(request.documents))
+    dossier = Dossier.submit(entry, desk, application, catalogue.units, dossiers.next_sequence, now, caller.actor)
     dossiers.add(dossier, request_key)
-    _emit(tx, dossier, events_pb2.DossierSubmitted(
-        dossier=messages.dossier_ref(dossier),
+    _emit(tx, dossier, now, events_pb2.DossierSubmitted(
+        dossier=messages.dossier_ref(dossier, now),
         payment_method=procedures_pb2.PaymentMethod.Value(dossier.payment_method.value), fee_vnd=dossier.fee_vnd,
         delivery=messages.delivery_message(dossier.delivery), channel=_channel(dossier),
         status=procedures_pb2.DossierStatus.Value(dossier.status.value)))
     return dossier
 
 
-def get_dossier(db: Database[Any], code: str, caller: Caller) -> Dossier:
-    return _load(DossierRepository(db), code, caller, check_can_view)
-
-
 def accept_dossier(tx: Transaction, code: str, caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, code, caller, check_can_process)
-    dossier.accept_at_desk(now, caller.actor)
+    dossier = _load(dossiers, code, caller, action_checker(Action.ACCEPT))
+    dossier.accept(now, caller.actor)
     dossiers.save(dossier)
-    _emit_accepted(tx, dossier)
+    _emit(tx, dossier, now, events_pb2.DossierAccepted(dossier=messages.dossier_ref(dossier, now),
+                                                       accepted_at=messages.rfc3339(dossier.accepted_at),
+                                                       due_date=_due_date(dossier)))
+    return dossier
+
+
+def return_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.ReturnDossierRequest,
+                   caller: Caller, now: datetime) -> Dossier:
+    dossiers = DossierRepository.within(tx)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.RETURN_FOR_SUPPLEMENT))
+    missing = tuple(request.missing_document_codes)
+    dossier.return_for_supplement(_procedure_of(catalogue, dossier), missing, request.guidance, now, caller.actor)
+    dossiers.save(dossier)
+    _emit(tx, dossier, now, events_pb2.DossierSupplementRequested(
+        dossier=messages.dossier_ref(dossier, now), reason=request.guidance, missing_document_codes=missing,
+        at_reception=True))
     return dossier
 
 
 def record_step(tx: Transaction, request: procedures_pb2.RecordStepRequest, caller: Caller,
                 now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, check_can_process)
-    dossier.record_step(request.step, request.note, now, caller.actor)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.RECORD_STEP))
+    dossier.record_step(request.step, request.note, request.done, now, caller.actor)
     dossiers.save(dossier)
-    _emit(tx, dossier, events_pb2.DossierStepRecorded(
-        dossier=messages.dossier_ref(dossier), step=request.step, actor=caller.actor))
+    _emit(tx, dossier, now, events_pb2.DossierStepRecorded(
+        dossier=messages.dossier_ref(dossier, now), step=request.step, actor=caller.actor))
     return dossier
 
 
-def request_supplement(tx: Transaction, catalogue: Catalogue,
+def request_supplement(tx: Transaction, catalogue: CatalogueReader,
                        request: procedures_pb2.RequestSupplementRequest, caller: Caller,
                        now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, check_can_process)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.REQUEST_SUPPLEMENT))
     missing = tuple(request.missing_document_codes)
     dossier.request_supplement(_procedure_of(catalogue, dossier), request.reason, missing, now, caller.actor)
     dossiers.save(dossier)
-    _emit(tx, dossier, events_pb2.DossierSupplementRequested(
-        dossier=messages.dossier_ref(dossier), reason=request.reason, missing_document_codes=missing))
+    _emit(tx, dossier, now, events_pb2.DossierSupplementRequested(
+        dossier=messages.dossier_ref(dossier, now), reason=request.reason, missing_document_codes=missing))
     return dossier
 
 
-def provide_supplement(tx: Transaction, catalogue: Catalogue,
+def provide_supplement(tx: Transaction, catalogue: CatalogueReader,
                        request: procedures_pb2.ProvideSupplementRequest, caller: Caller,
                        now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
@@ -124,46 +126,131 @@ def provide_supplement(tx: Transaction, catalogue: Catalogue,
     documents = messages.documents_from(request.documents)
     dossier.provide_supplement(_procedure_of(catalogue, dossier), documents, now, caller.actor)
     dossiers.save(dossier)
-    _emit(tx, dossier, events_pb2.DossierSupplementProvided(
-        dossier=messages.dossier_ref(dossier), due_date=_due_date(dossier),
+    _emit(tx, dossier, now, events_pb2.DossierSupplementProvided(
+        dossier=messages.dossier_ref(dossier, now), due_date=_due_date(dossier),
         paused_working_days=dossier.paused_working_days))
+    return dossier
+
+
+def assign_dossier(tx: Transaction, request: procedures_pb2.AssignDossierRequest, caller: Caller,
+                   now: datetime) -> Dossier:
+    dossiers = DossierRepository.within(tx)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.ASSIGN))
+    if not Directory.within(tx).holds(request.assignee, Role.SPECIALIST, dossier.handling_agency_code):
+        raise FailedPrecondition("assignee", f"{request.assignee} is not a specialist of "
+                                             f"{dossier.handling_agency_code}, which handles dossier {dossier.code}")
+    previous = dossier.assignee
+    dossier.assign(request.assignee, now, caller.actor)
+    dossiers.save(dossier)
+    _emit(tx, dossier, now, events_pb2.DossierAssigned(
+        dossier=messages.dossier_ref(dossier, now), assignee=dossier.assignee, previous_assignee=previous,
+        actor=caller.actor))
+    return dossier
+
+
+def transfer_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.TransferDossierRequest,
+                     caller: Caller, now: datetime) -> Dossier:
+    dossiers = DossierRepository.within(tx)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.TRANSFER))
+    units = catalogue.units
+    target_unit = units.unit_of_agency(request.to_agency_code)
+    at_target = catalogue.entry(dossier.procedure_code, target_unit.code) if target_unit else None
+    tier = check_transfer_target(at_target, dossier, request.to_agency_code, units)
+    previous = dossier.handling_agency_code
+    dossier.transfer(request.to_agency_code, tier, request.reason, now, caller.actor)
+    dossiers.save(dossier)
+    _emit(tx, dossier, now, events_pb2.DossierTransferred(
+        dossier=messages.dossier_ref(dossier, now), from_agency_code=previous,
+        to_agency_code=request.to_agency_code, reason=request.reason, actor=caller.actor))
     return dossier
 
 
 def approve_dossier(tx: Transaction, request: procedures_pb2.ApproveDossierRequest, caller: Caller,
                     now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, check_can_process)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.APPROVE))
     dossier.approve(request.note, now, caller.actor)
     dossiers.save(dossier)
-    _emit(tx, dossier, events_pb2.DossierApproved(dossier=messages.dossier_ref(dossier)))
+    _emit(tx, dossier, now, events_pb2.DossierApproved(dossier=messages.dossier_ref(dossier, now)))
     return dossier
 
 
 def reject_dossier(tx: Transaction, request: procedures_pb2.RejectDossierRequest, caller: Caller,
                    now: datetime) -> Dossier:
+    """Before acceptance the receiving unit refuses (Mẫu 03); after it, the handling agency's leader."""
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, check_can_process)
+    dossier = _require(dossiers, request.code)
+    at_reception = not dossier.is_accepted
+    check_action(dossier, caller, Action.REFUSE if at_reception else Action.REJECT)
     dossier.reject(request.reason, now, caller.actor)
     dossiers.save(dossier)
-    _emit(tx, dossier, events_pb2.DossierRejected(
-        dossier=messages.dossier_ref(dossier), reason=request.reason,
-        payment_method=procedures_pb2.PaymentMethod.Value(dossier.payment_method.value)))
+    _emit(tx, dossier, now, events_pb2.DossierRejected(
+        dossier=messages.dossier_ref(dossier, now), reason=request.reason,
+        payment_method=procedures_pb2.PaymentMethod.Value(dossier.payment_method.value),
+        at_reception=at_reception))
     return dossier
 
 
 def issue_result(tx: Transaction, request: procedures_pb2.IssueResultRequest, caller: Caller,
                  now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, check_can_process)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.ISSUE_RESULT))
     dossier.issue_result(request.result_document_number, now, caller.actor)
     dossiers.save(dossier)
-    _emit(tx, dossier, events_pb2.DossierResultIssued(
-        dossier=messages.dossier_ref(dossier), result_document_number=dossier.result_document_number,
+    _emit(tx, dossier, now, events_pb2.DossierResultIssued(
+        dossier=messages.dossier_ref(dossier, now), result_document_number=dossier.result_document_number,
         delivery=messages.delivery_message(dossier.delivery), timeliness=_timeliness(dossier)))
     if dossier.status is DossierStatus.COMPLETED:
-        _emit_completed(tx, dossier)
+        _emit_completed(tx, dossier, now)
     return dossier
+
+
+def issue_apology(tx: Transaction, request: procedures_pb2.IssueApologyRequest, caller: Caller,
+                  now: datetime) -> Dossier:
+    dossiers = DossierRepository.within(tx)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.APOLOGISE))
+    new_due = _date(request.new_due_date, "new_due_date")
+    apology = dossier.apologise(request.reason, new_due, now, caller.actor)
+    dossiers.save(dossier)
+    _emit(tx, dossier, now, events_pb2.DossierApologyIssued(
+        dossier=messages.dossier_ref(dossier, now), responsible_agency_code=apology.agency_code,
+        reason=apology.reason, previous_due_date=apology.previous_due_date.isoformat(),
+        new_due_date=apology.new_due_date.isoformat(), reappointment=len(dossier.apologies),
+        signed_by=apology.actor, letter_number=apology.letter_number))
+    return dossier
+
+
+def extend_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.ExtendDossierRequest,
+                   caller: Caller, now: datetime) -> Dossier:
+    dossiers = DossierRepository.within(tx)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.EXTEND))
+    allowed = _procedure_of(catalogue, dossier).extension_working_days
+    extension = dossier.extend(request.working_days, request.reason, allowed, now, caller.actor)
+    dossiers.save(dossier)
+    _emit(tx, dossier, now, events_pb2.DossierExtended(
+        dossier=messages.dossier_ref(dossier, now), previous_due_date=extension.previous_due_date.isoformat(),
+        new_due_date=extension.new_due_date.isoformat(), reason=extension.reason, actor=caller.actor))
+    return dossier
+
+
+def collect_result(tx: Transaction, request: procedures_pb2.CollectResultRequest, caller: Caller,
+                   now: datetime) -> Dossier:
+    dossiers = DossierRepository.within(tx)
+    dossier = _load(dossiers, request.code, caller, action_checker(Action.COLLECT))
+    dossier.collect(now, caller.actor)
+    dossiers.save(dossier)
+    _emit_completed(tx, dossier, now)
+    return dossier
+
+
+def configure_desk(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.ConfigureDeskRequest,
+                   caller: Caller) -> Desk:
+    if caller.kind is not CallerKind.OPERATOR:
+        raise PermissionDenied("caller", "only an operator configures desks")
+    desk = check_desk(Desk(request.agency_code.strip(), request.name.strip(), request.unit_code.strip(),
+                           tuple(a.strip() for a in request.accepts)), catalogue.units)
+    Directory.within(tx).put_desk(desk)
+    return desk
 
 
 # -- events from other services --------------------------------------------------------------------
@@ -171,22 +258,27 @@ def record_citizen(tx: Transaction, payload: CitizenRegistered, event: CloudEven
     CitizenRegistry.within(tx).record(payload.citizen_id, payload.full_name, _event_time(event))
 
 
-def accept_paid_dossier(tx: Transaction, payload: PaymentSettled, event: CloudEvent) -> None:
-    # A payment for a dossier we do not have raises NotFound: retried, then parked in the
-    # dead-letter queue for someone to look at, never silently dropped. Same for deliveries.
+def record_civil_servant(tx: Transaction, payload: CivilServantRegistered, event: CloudEvent) -> None:
+    Directory.within(tx).record_civil_servant(payload.civil_servant_id,
+                                              appointments_from_claims(list(payload.appointments)))
+
+
+def record_payment(tx: Transaction, payload: PaymentSettled, event: CloudEvent) -> None:
+    """The fee is paid; the dossier waits for the receiving unit, which alone accepts it.
+    A payment for a dossier we do not have raises NotFound: retried, then parked in the dead-letter
+    queue for someone to look at, never silently dropped. Same for deliveries."""
     dossiers = DossierRepository.within(tx)
     dossier = _require(dossiers, payload.dossier_code)
-    if dossier.status is not DossierStatus.AWAITING_PAYMENT:
-        # Accepted already (a second notice of the same payment), or rejected before the money
-        # arrived: payments refunds on DossierRejected, nothing to change here.
+    if dossier.status is DossierStatus.REJECTED or not dossier.record_payment(_event_time(event), PAYMENTS_ACTOR):
+        # A second notice of the same payment, or refused before the money arrived: payments
+        # refunds on DossierRejected, nothing to change here.
         log.info("payment %s for dossier %s ignored: dossier is %s", payload.bill_id, dossier.code,
                  dossier.status.value)
         return
-    # The settlement time, not the time this event is handled: a delayed delivery must not cost
-    # the applicant days on the legal clock.
-    dossier.accept_on_payment(_event_time(event), PAYMENTS_ACTOR)
     dossiers.save(dossier)
-    _emit_accepted(tx, dossier)
+    at = _event_time(event)
+    _emit(tx, dossier, at, events_pb2.DossierPaymentRecorded(dossier=messages.dossier_ref(dossier, at),
+                                                            bill_id=payload.bill_id))
 
 
 def complete_delivered_dossier(tx: Transaction, payload: ShipmentDelivered, event: CloudEvent) -> None:
@@ -195,16 +287,41 @@ def complete_delivered_dossier(tx: Transaction, payload: ShipmentDelivered, even
     if dossier.status is DossierStatus.COMPLETED:
         log.info("delivery of dossier %s reported again; already completed", dossier.code)
         return
-    dossier.complete_delivery(_parse_time(payload.delivered_at) or _event_time(event), POSTAL_ACTOR)
+    at = _parse_time(payload.delivered_at) or _event_time(event)
+    dossier.complete_delivery(at, POSTAL_ACTOR)
     dossiers.save(dossier)
-    _emit_completed(tx, dossier)
+    _emit_completed(tx, dossier, at)
 
 
-EVENT_HANDLERS: dict[str, Callable[[Transaction, Any, CloudEvent], None]] = {
-    "egov.identity.v1.CitizenRegistered": record_citizen,
-    "egov.payments.v1.PaymentSettled": accept_paid_dossier,
-    "egov.postal.v1.ShipmentDelivered": complete_delivered_dossier,
+def return_result_to_desk(tx: Transaction, payload: ShipmentDeliveryFailed, event: CloudEvent) -> None:
+    """The post gave up: the result waits at the receiving desk and the applicant is told so."""
+    dossiers = DossierRepository.within(tx)
+    dossier = _require(dossiers, payload.dossier_code)
+    at = _parse_time(payload.failed_at) or _event_time(event)
+    if not dossier.return_to_desk(payload.reason, at, POSTAL_ACTOR):
+        log.info("failed delivery of dossier %s reported again; already awaiting pickup", dossier.code)
+        return
+    dossiers.save(dossier)
+    _emit(tx, dossier, at, events_pb2.DossierReturnedToDesk(
+        dossier=messages.dossier_ref(dossier, at), shipment_id=payload.shipment_id, reason=payload.reason))
+
+
+EVENT_HANDLERS: dict[str, EventHandler] = {
+    event_type(CitizenRegistered): record_citizen,
+    event_type(CivilServantRegistered): record_civil_servant,
+    event_type(PaymentSettled): record_payment,
+    event_type(ShipmentDelivered): complete_delivered_dossier,
+    event_type(ShipmentDeliveryFailed): return_result_to_desk,
 }
+
+
+class EventStore(Protocol):
+    def handle_event(self, event: CloudEvent, handlers: Mapping[str, EventHandler]) -> bool: ...
+
+
+def handle_event(store: EventStore, event: CloudEvent) -> bool:
+    """Process one incoming event exactly once; False if it was a duplicate or not ours."""
+    return store.handle_event(event, EVENT_HANDLERS)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -222,8 +339,8 @@ def _require(dossiers: DossierRepository, code: str) -> Dossier:
     return dossier
 
 
-def _procedure_of(catalogue: Catalogue, dossier: Dossier) -> Procedure:
-    procedure = catalogue.find(dossier.procedure_code)
+def _procedure_of(catalogue: CatalogueReader, dossier: Dossier) -> Procedure:
+    procedure = catalogue.procedure(dossier.procedure_code)
     if procedure is None:
         raise FailedPrecondition("procedure_code",
                                  f"procedure {dossier.procedure_code} is no longer in the catalogue")
@@ -234,25 +351,19 @@ dossiers_completed = telemetry.meter("egov.procedures").create_counter(
     "egov.dossiers.completed", unit="{dossier}", description="completed dossiers by agency, on time or late")
 
 
-def _emit(tx: Transaction, dossier: Dossier, payload: Message) -> None:
+def _emit(tx: Transaction, dossier: Dossier, at: datetime, payload: Message) -> None:
     tx.emit(payload, subject=dossier.code, correlation_id=dossier.code)
 
 
-def _emit_accepted(tx: Transaction, dossier: Dossier) -> None:
-    _emit(tx, dossier, events_pb2.DossierAccepted(dossier=messages.dossier_ref(dossier),
-                                                  accepted_at=messages.rfc3339(dossier.accepted_at),
-                                                  due_date=_due_date(dossier)))
-
-
-def _emit_completed(tx: Transaction, dossier: Dossier) -> None:
+def _emit_completed(tx: Transaction, dossier: Dossier, at: datetime) -> None:
     timeliness = _timeliness(dossier)
-    _emit(tx, dossier, events_pb2.DossierCompleted(dossier=messages.dossier_ref(dossier),
+    _emit(tx, dossier, at, events_pb2.DossierCompleted(dossier=messages.dossier_ref(dossier, at),
                                                    timeliness=timeliness,
                                                    completed_at=messages.rfc3339(dossier.completed_at),
                                                    due_date=_due_date(dossier)))
     # Decision 766/QĐ-TTg scores the share settled on time per agency. Counted as the completion is
     # written: a transaction retried after a write conflict may count once more (metrics, not records).
-    dossiers_completed.add(1, {"agency_code": dossier.agency_code,
+    dossiers_completed.add(1, {"agency_code": dossier.handling_agency_code,
                                "timeliness": procedures_pb2.Timeliness.Name(timeliness)})
 
 
@@ -270,6 +381,13 @@ def _channel(dossier: Dossier) -> caller_pb2.Channel.ValueType:
 
 def _event_time(event: CloudEvent) -> datetime:
     return event.time.ToDatetime(tzinfo=UTC)
+
+
+def _date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _parse_time(value: str) -> datetime | None:

@@ -5,23 +5,22 @@ added later cannot silently map to the wrong member.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 from egov.common.v1 import caller_pb2
 from egov.procedures.v1 import events_pb2, procedures_pb2
 from services.common.errors import InvalidArgument
-from services.procedures.domain.access import Filing
-from services.procedures.domain.catalogue import Procedure
-from services.procedures.domain.dossier import (
+from services.procedures.domain.applicants import Applicant, Authorisation, Proxy, Verified
+from services.procedures.domain.application import (
     VIETNAM_TIME,
     Address,
-    Application,
     Delivery,
     DeliveryMethod,
-    Dossier,
     PaymentMethod,
     SubmittedDocument,
 )
+from services.procedures.domain.dossier import Dossier, DossierStatus, Slip, SlipForm
+from services.procedures.domain.procedure import ApplicantKind
 
 
 def rfc3339(moment: datetime | None) -> str:
@@ -29,22 +28,55 @@ def rfc3339(moment: datetime | None) -> str:
     return moment.astimezone(VIETNAM_TIME).isoformat(timespec="seconds") if moment else ""
 
 
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+_APPLICANT_KIND = {ApplicantKind.CITIZEN: procedures_pb2.APPLICANT_KIND_CITIZEN,
+                   ApplicantKind.FOREIGNER: procedures_pb2.APPLICANT_KIND_FOREIGNER,
+                   ApplicantKind.ORGANISATION: procedures_pb2.APPLICANT_KIND_ORGANISATION}
+_SLIP_FORM = {SlipForm.RECEIPT: procedures_pb2.SLIP_FORM_RECEIPT,
+              SlipForm.SUPPLEMENT: procedures_pb2.SLIP_FORM_SUPPLEMENT,
+              SlipForm.REFUSAL: procedures_pb2.SLIP_FORM_REFUSAL,
+              SlipForm.APOLOGY: procedures_pb2.SLIP_FORM_APOLOGY}
+
+
 # -- requests to the domain ----------------------------------------------------------------------
-def application_from(request: procedures_pb2.SubmitDossierRequest, filing: Filing) -> Application:
-    return Application(
-        applicant_citizen_id=filing.applicant_citizen_id,
-        channel=filing.channel,
-        payment_method=_payment_method(request.payment_method),
-        delivery=delivery_from(request.delivery),
-        documents=documents_from(request.documents),
-    )
-
-
-def _payment_method(value: procedures_pb2.PaymentMethod.ValueType) -> PaymentMethod:
+def payment_method_from(value: procedures_pb2.PaymentMethod.ValueType) -> PaymentMethod:
     try:
         return PaymentMethod(procedures_pb2.PaymentMethod.Name(value))
     except ValueError:
         raise InvalidArgument("payment_method", "choose online, at the counter, or no fee") from None
+
+
+def applicant_from(message: procedures_pb2.Applicant, verified: Verified) -> Applicant:
+    kind = next((k for k, v in _APPLICANT_KIND.items() if v == message.kind), None)
+    if kind is None:
+        raise InvalidArgument("applicant.kind", "choose citizen, foreigner or organisation")
+    return Applicant(kind=kind, id_number=message.id_number.strip().upper(), full_name=message.full_name.strip(),
+                     birth_date=message.birth_date, nationality=message.nationality.strip().upper(),
+                     representative_id=message.representative_id, phone=message.phone, email=message.email,
+                     verified=verified)
+
+
+def proxy_from(message: procedures_pb2.Proxy) -> Proxy:
+    paper = None
+    if message.HasField("authorisation"):
+        a = message.authorisation
+        paper = Authorisation(number=a.number, file_name=a.file_name, sha256=a.sha256, size_bytes=a.size_bytes)
+    return Proxy(citizen_id=message.citizen_id, full_name=message.full_name.strip(), authorisation=paper)
+
+
+def slip_form_from(value: procedures_pb2.SlipForm.ValueType) -> SlipForm:
+    form = next((k for k, v in _SLIP_FORM.items() if v == value), None)
+    if form is None:
+        raise InvalidArgument("form", "choose SLIP_FORM_RECEIPT, SLIP_FORM_SUPPLEMENT, SLIP_FORM_REFUSAL or "
+                                      "SLIP_FORM_APOLOGY")
+    return form
+
+
+def status_from(value: procedures_pb2.DossierStatus.ValueType) -> DossierStatus | None:
+    return None if value == 0 else DossierStatus(procedures_pb2.DossierStatus.Name(value))
 
 
 def delivery_from(message: procedures_pb2.Delivery) -> Delivery:
@@ -68,19 +100,6 @@ def documents_from(messages: Iterable[procedures_pb2.SubmittedDocument]) -> tupl
 
 
 # -- domain to responses and events --------------------------------------------------------------
-def procedure_message(procedure: Procedure) -> procedures_pb2.Procedure:
-    return procedures_pb2.Procedure(
-        code=procedure.code, name=procedure.name, agency_code=procedure.agency_code,
-        agency_name=procedure.agency_name,
-        agency_level=procedures_pb2.AgencyLevel.Value(procedure.agency_level.value),
-        service_level=procedure.service_level, fee_vnd=procedure.fee_vnd,
-        legal_deadline_working_days=procedure.legal_deadline_working_days,
-        required_documents=[procedures_pb2.RequiredDocument(code=d.code, name=d.name, mandatory=d.mandatory)
-                            for d in procedure.required_documents],
-        field=procedure.field,
-    )
-
-
 def delivery_message(delivery: Delivery) -> procedures_pb2.Delivery:
     message = procedures_pb2.Delivery(
         method=procedures_pb2.DeliveryMethod.Value(delivery.method.value),
@@ -92,8 +111,16 @@ def delivery_message(delivery: Delivery) -> procedures_pb2.Delivery:
     return message
 
 
+def applicant_message(applicant: Applicant) -> procedures_pb2.Applicant:
+    return procedures_pb2.Applicant(
+        kind=_APPLICANT_KIND[applicant.kind], id_number=applicant.id_number, full_name=applicant.full_name,
+        birth_date=applicant.birth_date, nationality=applicant.nationality,
+        representative_id=applicant.representative_id, phone=applicant.phone, email=applicant.email,
+        verified=applicant.verified.value)
+
+
 def dossier_message(dossier: Dossier) -> procedures_pb2.Dossier:
-    return procedures_pb2.Dossier(
+    message = procedures_pb2.Dossier(
         code=dossier.code,
         procedure_code=dossier.procedure_code,
         procedure_name=dossier.procedure_name,
@@ -109,7 +136,7 @@ def dossier_message(dossier: Dossier) -> procedures_pb2.Dossier:
                    for d in dossier.documents],
         submitted_at=rfc3339(dossier.submitted_at),
         accepted_at=rfc3339(dossier.accepted_at),
-        due_date=dossier.due_date.isoformat() if dossier.due_date else "",
+        due_date=_day(dossier.due_date),
         paused_working_days=dossier.paused_working_days,
         result_issued_at=rfc3339(dossier.result_issued_at),
         completed_at=rfc3339(dossier.completed_at),
@@ -120,10 +147,63 @@ def dossier_message(dossier: Dossier) -> procedures_pb2.Dossier:
                  for h in dossier.history],
         result_document_number=dossier.result_document_number,
         rejection_reason=dossier.rejection_reason,
+        receiving_agency_code=dossier.receiving_agency_code,
+        competent_agency_code=dossier.competent_agency_code,
+        handling_agency_code=dossier.handling_agency_code,
+        unit_code=dossier.unit_code,
+        applicant=applicant_message(dossier.applicant),
+        fee_category=dossier.fee_category,
+        fee_paid=dossier.fee_paid,
+        assignee=dossier.assignee,
+        current_step=dossier.current_step.name if dossier.current_step else "",
+        step_due_date=_day(dossier.step_due()),
+        deadline=dossier.deadline.describe(),
+        transfers=[procedures_pb2.Transfer(at=rfc3339(t.at), actor=t.actor, from_agency_code=t.from_agency_code,
+                                           to_agency_code=t.to_agency_code, reason=t.reason)
+                   for t in dossier.transfers],
+        assignments=[procedures_pb2.Assignment(at=rfc3339(a.at), actor=a.actor, assignee=a.assignee,
+                                               previous=a.previous) for a in dossier.assignments],
+        slips=[slip_ref(s) for s in dossier.slips],
+        missing_document_codes=list(dossier.missing_document_codes),
+        legal_due_date=_day(dossier.judged_due_date),
+        reappointments=len(dossier.apologies),
+        extended_working_days=sum(e.working_days for e in dossier.extensions),
     )
+    if dossier.proxy is not None:
+        p = dossier.proxy
+        message.proxy.CopyFrom(procedures_pb2.Proxy(citizen_id=p.citizen_id, full_name=p.full_name))
+        if p.authorisation is not None:
+            a = p.authorisation
+            message.proxy.authorisation.CopyFrom(procedures_pb2.Authorisation(
+                number=a.number, file_name=a.file_name, sha256=a.sha256, size_bytes=a.size_bytes))
+    return message
 
 
-def dossier_ref(dossier: Dossier) -> events_pb2.DossierRef:
-    return events_pb2.DossierRef(code=dossier.code, procedure_code=dossier.procedure_code,
-                                 procedure_name=dossier.procedure_name, agency_code=dossier.agency_code,
-                                 applicant_citizen_id=dossier.applicant_citizen_id)
+def slip_ref(slip: Slip) -> procedures_pb2.SlipRef:
+    return procedures_pb2.SlipRef(form=_SLIP_FORM[slip.form], issued_at=rfc3339(slip.issued_at),
+                                  issued_by=slip.issued_by)
+
+
+def summary_message(dossier: Dossier, today: date) -> procedures_pb2.DossierSummary:
+    return procedures_pb2.DossierSummary(
+        code=dossier.code, procedure_code=dossier.procedure_code, procedure_name=dossier.procedure_name,
+        status=procedures_pb2.DossierStatus.Value(dossier.status.value),
+        receiving_agency_code=dossier.receiving_agency_code, competent_agency_code=dossier.competent_agency_code,
+        handling_agency_code=dossier.handling_agency_code, applicant_name=dossier.applicant.full_name,
+        assignee=dossier.assignee, submitted_at=rfc3339(dossier.submitted_at), due_date=_day(dossier.due_date),
+        current_step=dossier.current_step.name if dossier.current_step else "",
+        step_due_date=_day(dossier.step_due()), overdue=dossier.overdue_on(today),
+        fee_category=dossier.fee_category)
+
+
+def dossier_ref(dossier: Dossier, at: datetime) -> events_pb2.DossierRef:
+    step = dossier.current_step
+    return events_pb2.DossierRef(
+        code=dossier.code, procedure_code=dossier.procedure_code, procedure_name=dossier.procedure_name,
+        agency_code=dossier.agency_code, applicant_citizen_id=dossier.applicant_citizen_id,
+        receiving_agency_code=dossier.receiving_agency_code, competent_agency_code=dossier.competent_agency_code,
+        handling_agency_code=dossier.handling_agency_code, unit_code=dossier.unit_code,
+        channel=caller_pb2.Channel.Value(dossier.channel.value), occurred_at=rfc3339(at),
+        due_date=_day(dossier.due_date), current_step=step.name if step else "",
+        step_due_date=_day(dossier.step_due()), applicant_kind=_APPLICANT_KIND[dossier.applicant.kind],
+        status=procedures_pb2.DossierStatus.Value(dossier.status.value), units=list(dossier.units))
