@@ -1,4 +1,5 @@
-"""Reading notifications back: the citizen's own, or a named citizen's for a civil servant."""
+"""Reading notifications back: the citizen's own, or, for the desk that received a dossier, a named
+citizen's about it (domain/access.py)."""
 
 from typing import Any
 
@@ -19,11 +20,12 @@ _STATUS = {"PENDING": pb.NOTIFICATION_STATUS_PENDING, "SENT": pb.NOTIFICATION_ST
 
 def list_notifications(db: Database[Any], request: pb.ListNotificationsRequest,
                        caller: Caller) -> pb.ListNotificationsResponse:
-    citizen_id = citizen_to_list(caller, request.citizen_id)
     if len(request.dossier_code) > 64:
         raise InvalidArgument("dossier_code", "at most 64 characters")
-    docs = repository.list_notifications(db, citizen_id, request.dossier_code)
-    return pb.ListNotificationsResponse(notifications=[_to_proto(d) for d in docs])
+    listing = citizen_to_list(caller, request.citizen_id, request.dossier_code)
+    docs = repository.list_notifications(db, listing.citizen_id, request.dossier_code)
+    return pb.ListNotificationsResponse(notifications=[_to_proto(d) for d in docs
+                                                       if listing.visible(d["dossier_code"])])
 
 
 def _to_proto(doc: dict[str, Any]) -> pb.Notification:

@@ -3,7 +3,6 @@ their dossiers. Entrypoints translate and delegate to handlers.py, delivery.py a
 
 from typing import Any
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from egov.notifications.v1 import notifications_pb2 as pb
@@ -13,10 +12,11 @@ from services.common.errors import DomainError
 from services.common.events.envelope import decode
 from services.common.protowire import dump, parse
 from services.common.runtime.entrypoints import consume_events
+from services.common.runtime.probes import PodProbes
+from services.common.runtime.rpc import rpc  # verifies the caller's proof (caller_proof)
 from services.common.runtime.store import Store
-from services.notifications import delivery, queries
+from services.notifications import delivery, handlers, queries
 from services.notifications.dependencies import MessageProviders, NotificationIndexes
-from services.notifications.handlers import EVENT_HANDLERS
 
 Wire = dict[str, Any]
 # How often notifications left unsent (a crashed worker, a provider that was down) are retried.
@@ -25,6 +25,7 @@ RETRY_SWEEP_SECONDS = env_float("EGOV_NOTIFICATIONS_RETRY_SWEEP_SECONDS", 2.0)
 
 class NotificationsService:
     name = "notifications"
+    probes = PodProbes()   # /livez, /readyz of this process (services/common/runtime/probes.py)
     store = Store()
     providers = MessageProviders()
     indexes = NotificationIndexes()
@@ -32,10 +33,10 @@ class NotificationsService:
     @consume_events("notifications")  # type: ignore[untyped-decorator]
     def on_event(self, body: bytes) -> None:
         event = decode(body)
-        self.store.handle_event(event, EVENT_HANDLERS)
-        # Also for a redelivered event: a worker that crashed after commit left its notifications
-        # unclaimed, and this sends them now instead of after the retry sweep's grace period.
-        delivery.send_recorded_by(self.store, self.providers, event.id)
+        # A redelivered event changes nothing: what it recorded is claimed by the worker that
+        # recorded it, and if that one crashed before sending, the retry sweep sends it.
+        if handlers.handle_event(self.store, event):
+            delivery.send_recorded(self.store, self.providers, self.store.recorded)
 
     @timer(interval=RETRY_SWEEP_SECONDS)  # type: ignore[untyped-decorator]
     def send_due(self) -> None:

@@ -1,46 +1,43 @@
 """The service layer: one function per command, event or callback.
 
 State changes run inside a `Transaction` with the events they cause. Calls to the intermediary
-are made before the transaction, under the bill id as idempotency key, so a retry (a redelivered
-event, a repeated RPC) reuses the first call's result.
+are made outside it, keyed on our own reference (the bill's merchant reference, a refund key), so
+a retry (a redelivered event, a repeated RPC) reuses the first call's result. Payments reported by
+the intermediary are recorded in settlement.py; reconciliation against its books is reconcile.py.
 """
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
-
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from egov.payments.v1 import events_pb2, payments_pb2
 from egov.procedures.v1 import events_pb2 as procedures_events
 from egov.procedures.v1 import procedures_pb2
-from services.common.caller import Caller
-from services.common.errors import NotFound
+from services.common import reactions
+from services.common.caller import Caller, CallerKind
+from services.common.errors import DomainError, FailedPrecondition, NotFound
 from services.common.events.envelope import event_type
-from services.common.mongo_store import Cause, Transaction
+from services.common.mongo_store import Transaction
+from services.common.protowire import parse
+from services.common.reactions import Reaction, react
 from services.payments.adapters.bill_repository import BillRepository
-from services.payments.adapters.notice_log import NoticeLog
 from services.payments.adapters.paygate import INTERMEDIARY, PaygateClient
-from services.payments.domain.bill import Bill, BillStatus, Closing, bill_id_for, check_dossier_code
-from services.payments.domain.notice import SignedCallback, authenticate, is_first_use
+from services.payments.adapters.payment_ledger import PaymentLedger
+from services.payments.domain.bill import Bill, BillStatus, Closing, RefundReason, bill_id_for, check_dossier_code
+from services.payments.domain.notice import SignedCallback, authenticate
+from services.payments.reconcile import Intermediary, reconcile
+from services.payments.settlement import Recorded, UnitOfWork, mark_voided, record_payment
 
-T = TypeVar("T")
-EventHandler = Callable[[Transaction, Any, CloudEvent], None]
+log = logging.getLogger(__name__)
 
 DOSSIER_SUBMITTED = event_type(procedures_events.DossierSubmitted)
 DOSSIER_REJECTED = event_type(procedures_events.DossierRejected)
 
 
-class UnitOfWork(Protocol):
-    """What handlers need of the store: reads through `db`, writes through `transaction`."""
-
-    db: Database[Any]
-
-    def transaction(self, fn: Callable[[Transaction], T], cause: Cause | None = None) -> T: ...
-
-    def handle_event(self, event: CloudEvent, handlers: Mapping[str, EventHandler]) -> bool: ...
+class EventStore(UnitOfWork, reactions.EventStore, Protocol):
+    """The worker's store as the event handlers need it: reads, transactions, exactly-once events."""
 
 
 def now() -> datetime:
@@ -52,7 +49,7 @@ def now() -> datetime:
 def issue_bill(tx: Transaction, submitted: procedures_events.DossierSubmitted, event: CloudEvent) -> None:
     if submitted.payment_method != procedures_pb2.PAYMENT_METHOD_ONLINE or submitted.fee_vnd <= 0:
         return
-    bills = BillRepository(tx.db, tx.session)
+    bills = tx.repository(BillRepository)
     code = submitted.dossier.code
     if bills.get(bill_id_for(code)) is not None:
         return   # the same submission delivered again under another event id
@@ -63,113 +60,140 @@ def issue_bill(tx: Transaction, submitted: procedures_events.DossierSubmitted, e
                                   amount_vnd=bill.amount_vnd), subject=code)
 
 
-def close_bill(refund_id: str | None) -> EventHandler:
-    """DossierRejected, once the refund (if the bill was paid) was made at the intermediary."""
-
-    def apply(tx: Transaction, rejected: procedures_events.DossierRejected, event: CloudEvent) -> None:
-        bills = BillRepository(tx.db, tx.session)
-        bill = bills.get(bill_id_for(rejected.dossier.code))
-        if bill is None:
-            return
-        # Raises if the bill was paid after refund_if_paid looked: the event is then redelivered.
-        closing = bill.close_for_rejected_dossier(refund_id, now())
-        if closing is Closing.UNCHANGED:
-            return
-        bills.save(bill)
-        if closing is Closing.REFUNDED:
-            tx.emit(events_pb2.PaymentRefunded(bill_id=bill.bill_id, dossier_code=bill.dossier_code,
-                                               citizen_id=bill.citizen_id, amount_vnd=bill.amount_vnd,
-                                               refund_id=bill.refund_id), subject=bill.dossier_code)
-
-    return apply
-
-
-def event_handlers(refund_id: str | None = None) -> dict[str, EventHandler]:
-    return {DOSSIER_SUBMITTED: issue_bill, DOSSIER_REJECTED: close_bill(refund_id)}
-
-
-EVENT_HANDLERS = event_handlers()
-
-
-def refund_if_paid(db: Database[Any], paygate: PaygateClient,
+def refund_if_paid(store: UnitOfWork, paygate: PaygateClient,
                    rejected: procedures_events.DossierRejected) -> str | None:
-    """The refund id for a paid bill, made at the intermediary outside any transaction."""
-    bill = BillRepository(db).get(bill_id_for(rejected.dossier.code))
+    """Before the transaction: the refund id for a paid bill, made at the intermediary under the
+    bill's id, so a redelivery after a crash gets the same refund back, never a second one."""
+    bill = store.repository(BillRepository).get(bill_id_for(rejected.dossier.code))
     if bill is None or bill.status is not BillStatus.PAID:
         return None
-    return paygate.refund(bill.bill_id, bill.amount_vnd, idempotency_key=bill.bill_id)
+    return paygate.refund(bill.merchant_ref, bill.amount_vnd, idempotency_key=bill.bill_id)
 
 
-def handle_event(store: UnitOfWork, paygate: PaygateClient, event: CloudEvent) -> bool:
-    refund_id = None
-    if event.type == DOSSIER_REJECTED:
-        rejected = procedures_events.DossierRejected()
-        if not event.data.Unpack(rejected):
-            raise ValueError(f"event {event.id}: data is not a {event.type}")
-        refund_id = refund_if_paid(store.db, paygate, rejected)
-    return store.handle_event(event, event_handlers(refund_id))
+def close_bill(tx: Transaction, rejected: procedures_events.DossierRejected, event: CloudEvent,
+               refund_id: str | None) -> None:
+    """DossierRejected, once the refund (if the bill was paid) was made at the intermediary."""
+    bills = tx.repository(BillRepository)
+    bill = bills.get(bill_id_for(rejected.dossier.code))
+    if bill is None:
+        if rejected.payment_method == procedures_pb2.PAYMENT_METHOD_ONLINE:
+            # Rejected before its bill: a tombstone, so a submission handled later (a concurrent
+            # worker, a re-driven dead letter, a replay) issues none. Same _id as the bill would
+            # have: a concurrent issue_bill conflicts with it instead of slipping past.
+            bills.add(Bill.closed_before_issue(rejected.dossier.code, rejected.dossier.applicant_citizen_id,
+                                               now()))
+        return
+    # Raises if the bill was paid after refund_if_paid looked: the event is then redelivered.
+    closing = bill.close_for_rejected_dossier(refund_id, now())
+    if closing is Closing.UNCHANGED:
+        return
+    bills.save(bill)
+    if closing is Closing.REFUNDED:
+        reason = RefundReason.DOSSIER_REJECTED
+        tx.repository(PaymentLedger).mark_refunded(bill.intermediary_transaction_id, bill.refund_id,
+                                                   reason.value, now())
+        tx.emit(events_pb2.PaymentRefunded(bill_id=bill.bill_id, dossier_code=bill.dossier_code,
+                                           citizen_id=bill.citizen_id, amount_vnd=bill.amount_vnd,
+                                           refund_id=bill.refund_id,
+                                           reason=events_pb2.RefundReason.Value(reason.value),
+                                           intermediary_transaction_id=bill.intermediary_transaction_id),
+                subject=bill.dossier_code)
+
+
+def void_closed_bill(store: UnitOfWork, paygate: PaygateClient,
+                     rejected: procedures_events.DossierRejected) -> None:
+    """After the transaction, on every delivery (a redelivery after a crash too): the closed bill's
+    transaction is voided."""
+    void_if_closed(store, paygate, bill_id_for(rejected.dossier.code))
+
+
+# The refund is made before the transaction that records it and emits PaymentRefunded (an event
+# never announces money that has not moved); the void comes after the transaction that closes the
+# bill, because it is owed by the closed state (services/common/reactions.py explains each step and
+# why no crash leaves anything half written or done twice).
+EVENT_HANDLERS: Mapping[str, Reaction] = {
+    DOSSIER_SUBMITTED: Reaction.in_transaction(issue_bill),
+    DOSSIER_REJECTED: Reaction(prepare=refund_if_paid, apply=close_bill, follow_up=void_closed_bill),
+}
+
+
+def handle_event(store: EventStore, paygate: PaygateClient, event: CloudEvent) -> bool:
+    """Process one incoming event exactly once; False if it was a duplicate or not ours."""
+    return react(store, paygate, event, EVENT_HANDLERS)
+
+
+def void_if_closed(store: UnitOfWork, paygate: PaygateClient, bill_id: str) -> str:
+    """Void the open transaction of a closed bill, so it can no longer be paid; if the citizen paid
+    first, that payment is refunded. What was done: voided, refunded, nothing or deferred
+    (the intermediary did not answer: reconciliation voids it later)."""
+    bill = store.repository(BillRepository).get(bill_id)
+    if bill is None or not bill.needs_void:
+        return "nothing"
+    try:
+        there = paygate.void(bill.merchant_ref)
+        if there is not None and there.paid:
+            return record_payment(store, paygate, there.as_payment(), source="void").outcome
+    except DomainError as exc:
+        log.warning("voiding %s deferred to reconciliation: %s", bill.merchant_ref, exc)
+        return "deferred"
+    mark_voided(store, bill_id)
+    return "voided"
 
 
 # -- commands --------------------------------------------------------------------------------------
 
-def get_bill(db: Database[Any], request: payments_pb2.GetBillRequest,
+def get_bill(store: UnitOfWork, request: payments_pb2.GetBillRequest,
              caller: Caller) -> payments_pb2.GetBillResponse:
-    bill = _existing_bill(db, request.dossier_code)
+    bill = _existing_bill(store.repository(BillRepository), request.dossier_code)
     bill.check_readable_by(caller)
     return payments_pb2.GetBillResponse(bill=bill_message(bill))
 
 
 def start_payment(store: UnitOfWork, paygate: PaygateClient, request: payments_pb2.StartPaymentRequest,
                   caller: Caller) -> payments_pb2.StartPaymentResponse:
-    bill = _existing_bill(store.db, request.dossier_code)
+    bill = _existing_bill(store.repository(BillRepository), request.dossier_code)
     bill.check_payable_by(caller)
-    opened = paygate.open_transaction(bill.bill_id, bill.amount_vnd, f"Phí, lệ phí hồ sơ {bill.dossier_code}")
+    opened = paygate.open_transaction(bill.merchant_ref, bill.amount_vnd, f"Phí, lệ phí hồ sơ {bill.dossier_code}")
 
     def record(tx: Transaction) -> None:
-        bills = BillRepository(tx.db, tx.session)
+        bills = tx.repository(BillRepository)
         current = bills.get(bill.bill_id)
-        if current is not None and current.attach_transaction(INTERMEDIARY, opened.transaction_id):
+        if current is not None and current.merchant_ref != bill.merchant_ref:
+            raise FailedPrecondition("dossier_code", "the bill changed while the payment was opened; try again")
+        if current is not None and current.attach_transaction(INTERMEDIARY, opened.transaction_id, now()):
             bills.save(current)
 
-    store.transaction(record)
+    try:
+        store.transaction(record)
+    except FailedPrecondition:
+        # Closed meanwhile: the transaction just opened must never be payable.
+        try:
+            paygate.void(bill.merchant_ref)
+        except DomainError as exc:
+            log.warning("voiding %s after a refused start failed: %s", bill.merchant_ref, exc)
+        raise
     return payments_pb2.StartPaymentResponse(transaction_id=opened.transaction_id,
                                              payment_url=opened.payment_url, amount_vnd=opened.amount_vnd)
 
 
-def receive_payment_notice(store: UnitOfWork, secret: str, callback: SignedCallback) -> bool:
-    """Settle the bill a signed notice pays; False for a notice already applied (a duplicate)."""
-    received_at = now()
-    notice = authenticate(callback, secret, received_at)
-
-    def apply(tx: Transaction) -> bool:
-        notices = NoticeLog(tx.db, tx.session)
-        if not is_first_use(callback, notices.digest_for(callback.nonce)):
-            return False
-        bills = BillRepository(tx.db, tx.session)
-        bill = bills.get(notice.merchant_ref)
-        if bill is None:
-            raise NotFound("merchant_ref", f"no bill {notice.merchant_ref}")
-        if not bill.settle(notice):
-            return False
-        tx.resume_trace(bill.dossier_code)
-        bills.save(bill)
-        notices.record(callback.nonce, callback.digest, bill.bill_id, notice.transaction_id, received_at)
-        tx.emit(events_pb2.PaymentSettled(
-            bill_id=bill.bill_id, dossier_code=bill.dossier_code, citizen_id=bill.citizen_id,
-            amount_vnd=bill.amount_vnd, intermediary=bill.intermediary,
-            intermediary_transaction_id=bill.intermediary_transaction_id, paid_at=bill.paid_at,
-        ), subject=bill.dossier_code, correlation_id=bill.dossier_code)
-        return True
-
-    try:
-        return store.transaction(apply)
-    except DuplicateKeyError:
-        # The same nonce was recorded by a concurrent delivery: decide again against what it wrote.
-        return store.transaction(apply)
+def reconcile_now(store: UnitOfWork, paygate: Intermediary, request: payments_pb2.ReconcileRequest,
+                  caller: Caller, default_grace: timedelta) -> payments_pb2.ReconcileResponse:
+    """The operator's `egov-payments reconcile`: what the service's timer does, now, leaving bills
+    whose payment started within `grace_seconds` (the service's own grace when 0) to their notice."""
+    caller.require(CallerKind.OPERATOR)
+    grace = timedelta(seconds=request.grace_seconds) if request.grace_seconds > 0 else default_grace
+    return parse(payments_pb2.ReconcileResponse, reconcile(store, paygate, grace).as_dict())
 
 
-def _existing_bill(db: Database[Any], dossier_code: str) -> Bill:
-    bill = BillRepository(db).get(bill_id_for(check_dossier_code(dossier_code)))
+def receive_payment_notice(store: UnitOfWork, paygate: PaygateClient, callback: SignedCallback) -> Recorded:
+    """Record the payment a signed notice reports: settled, refunded (a closed bill, another amount),
+    or a duplicate of one recorded before. Acknowledged in each case: the money is accounted for."""
+    notice = authenticate(callback, paygate.notice_secret, now())
+    return record_payment(store, paygate, notice, source="notice", callback=callback)
+
+
+def _existing_bill(bills: BillRepository, dossier_code: str) -> Bill:
+    bill = bills.issued(bill_id_for(check_dossier_code(dossier_code)))
     if bill is None:
         raise NotFound("dossier_code", "no bill for this dossier")
     return bill

@@ -1,30 +1,39 @@
 """The payments service: fee bills for dossiers, paid through a payment intermediary.
 
-Entrypoints translate and delegate to `handlers`: nameko RPC for the gateway, the service's event
-queue, and the intermediary's signed payment callback over HTTP (served at EGOV_WEB_ADDRESS).
+Entrypoints translate and delegate to `handlers`: nameko RPC for the gateway (and `reconcile` for
+the operator's command), the service's event queue, the intermediary's signed payment callback over
+HTTP (served at EGOV_WEB_ADDRESS), and a timer that reconciles with the intermediary's books.
 """
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from nameko.rpc import rpc
-from nameko.web.handlers import http
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from egov.payments.v1 import payments_pb2
 from services.common.caller import Caller
-from services.common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from services.common.errors import (
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from services.common.events.envelope import decode
 from services.common.protowire import dump, parse
 from services.common.runtime.entrypoints import consume_events
+from services.common.runtime.probes import PodProbes
+from services.common.runtime.rpc import rpc  # verifies the caller's proof (caller_proof)
 from services.common.runtime.store import Store, WorkerStore
+from services.common.runtime.web import bounded_http
 from services.payments import handlers
 from services.payments.adapters.paygate import PaygateClient
-from services.payments.dependencies import Paygate
+from services.payments.dependencies import Paygate, ReconcileGrace, reconcile_timer
 from services.payments.domain.notice import SignedCallback
+from services.payments.reconcile import reconcile
 
-CALLBACK_MAX_BYTES = 16 * 1024
 JSON = {"Content-Type": "application/json"}
 
 
@@ -37,14 +46,18 @@ def callback_status(error: DomainError) -> int:
         return 400
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, Unavailable):
+        return 503     # e.g. the refund could not be made just now: the retry will make it
     return 409
 
 
 class PaymentsService:
     name = "payments"
+    probes = PodProbes()   # /livez, /readyz of this process (services/common/runtime/probes.py)
 
     store: WorkerStore = Store()
     paygate: PaygateClient = Paygate()
+    reconcile_grace: timedelta = ReconcileGrace()
 
     @rpc  # type: ignore[untyped-decorator]
     def health(self) -> dict[str, str]:
@@ -53,7 +66,7 @@ class PaymentsService:
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_bill(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
-        response = handlers.get_bill(self.store.db, parse(payments_pb2.GetBillRequest, request),
+        response = handlers.get_bill(self.store, parse(payments_pb2.GetBillRequest, request),
                                      Caller.from_wire(caller))
         return dump(response)
 
@@ -63,25 +76,31 @@ class PaymentsService:
         response = handlers.start_payment(self.store, self.paygate, command, Caller.from_wire(caller))
         return dump(response)
 
+    @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
+    def reconcile(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
+        command = parse(payments_pb2.ReconcileRequest, request)
+        response = handlers.reconcile_now(self.store, self.paygate, command, Caller.from_wire(caller),
+                                          self.reconcile_grace)
+        return dump(response)
+
+    @reconcile_timer  # type: ignore[untyped-decorator]
+    def reconcile_periodically(self) -> None:
+        reconcile(self.store, self.paygate, self.reconcile_grace)
+
     @consume_events("payments")  # type: ignore[untyped-decorator]
     def on_event(self, body: bytes) -> None:
         handlers.handle_event(self.store, self.paygate, decode(body))
 
-    @http("POST", "/callbacks/paygate")  # type: ignore[untyped-decorator]
+    @bounded_http("POST", "/callbacks/paygate")  # type: ignore[untyped-decorator]
     def paygate_callback(self, request: Request) -> tuple[int, dict[str, str], str]:
-        request.max_content_length = CALLBACK_MAX_BYTES
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return 413, JSON, json.dumps({"error": f"body: more than {CALLBACK_MAX_BYTES} bytes"})
         callback = SignedCallback(
-            body=body,
+            body=request.get_data(),
             timestamp=request.headers.get("X-Paygate-Timestamp", ""),
             nonce=request.headers.get("X-Paygate-Nonce", ""),
             signature=request.headers.get("X-Paygate-Signature", ""),
         )
         try:
-            settled = handlers.receive_payment_notice(self.store, self.paygate.notice_secret, callback)
+            recorded = handlers.receive_payment_notice(self.store, self.paygate, callback)
         except DomainError as exc:
             return callback_status(exc), JSON, json.dumps({"error": str(exc)})
-        return 200, JSON, json.dumps({"result": "settled" if settled else "duplicate"})
+        return 200, JSON, json.dumps({"result": recorded.outcome})

@@ -1,12 +1,12 @@
 """The postal service layer: a dossier result to post, the operator's tracking reports, lookups.
 
-Booking with the operator is a third-party call, so an event is handled in two steps: `prepare`
-outside any transaction (idempotent at the operator on the shipment id, so a retried handler gets
-the same tracking number), then `apply` inside the transaction that records the event as processed.
+Booking with the operator is a third-party call, so an event is handled as a `Reaction`
+(services/common/reactions.py) in two steps: `prepare` outside any transaction (idempotent at the
+operator on the shipment id, so a retried handler gets the same tracking number), then `apply`
+inside the transaction that records the event as processed.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -15,13 +15,19 @@ from pymongo.database import Database
 from egov.common.v1.caller_pb2 import Address as AddressMessage
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from egov.postal.v1 import postal_pb2
-from egov.postal.v1.events_pb2 import ShipmentCreated, ShipmentDelivered, ShipmentStatusChanged
+from egov.postal.v1.events_pb2 import (
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentDeliveryFailed,
+    ShipmentStatusChanged,
+)
 from egov.procedures.v1.events_pb2 import DossierResultIssued
 from egov.procedures.v1.procedures_pb2 import DELIVERY_METHOD_POST
 from services.common.caller import Caller
 from services.common.errors import InvalidArgument, NotFound
-from services.common.events.envelope import event_type, unpack
+from services.common.events.envelope import event_type
 from services.common.mongo_store import Cause, Transaction
+from services.common.reactions import Reaction, react
 from services.postal.adapters.shipments import MongoNonceLedger, ShipmentRepository
 from services.postal.domain.callback import StatusReport, authenticate, spend_nonce
 from services.postal.domain.shipment import (
@@ -34,13 +40,14 @@ from services.postal.domain.shipment import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 EventHandler = Callable[[Transaction, Any, CloudEvent], None]
 
 
 class UnitOfWork(Protocol):
     """The worker's view of the service's database (services.common.runtime.store.WorkerStore)."""
 
-    db: Database[Any]
+    def repository(self, kind: Callable[[Database[Any]], R]) -> R: ...
 
     def transaction(self, fn: Callable[[Transaction], T], cause: Cause | None = None) -> T: ...
 
@@ -53,19 +60,13 @@ class Booking(Protocol):
     def book(self, order: ShipmentOrder) -> str: ...
 
 
-@dataclass(frozen=True)
-class Reaction:
-    prepare: Callable[[Database[Any], Booking, Any], Any]
-    apply: Callable[[Transaction, Any, CloudEvent, Any], None]
-
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # -- a dossier result to return by post --------------------------------------------------------------
 
-def book_shipment(db: Database[Any], operator: Booking,
+def book_shipment(uow: UnitOfWork, operator: Booking,
                   issued: DossierResultIssued) -> Shipment | None:
     """Outside the transaction: the shipment booked with the operator, or None for a pickup."""
     if issued.delivery.method != DELIVERY_METHOD_POST:
@@ -76,7 +77,7 @@ def book_shipment(db: Database[Any], operator: Booking,
         Address(delivery.address.street, delivery.address.commune, delivery.address.district,
                 delivery.address.province),
     )
-    existing = ShipmentRepository(db).get(order.shipment_id)
+    existing = uow.repository(ShipmentRepository).get(order.shipment_id)
     if existing is not None:
         return existing
     return Shipment.booked(order, operator.book(order), now_iso())
@@ -86,7 +87,7 @@ def record_shipment(tx: Transaction, issued: DossierResultIssued, event: CloudEv
                     booked: Shipment | None) -> None:
     if booked is None:
         return
-    shipments = ShipmentRepository(tx.db, tx.session)
+    shipments = tx.repository(ShipmentRepository)
     if shipments.get(booked.shipment_id) is not None:
         return  # the same dossier's result announced again: one shipment, one ShipmentCreated
     shipments.add(booked)
@@ -103,15 +104,7 @@ EVENT_HANDLERS: Mapping[str, Reaction] = {
 
 def handle_event(uow: UnitOfWork, operator: Booking, event: CloudEvent) -> bool:
     """Process one incoming event exactly once; False if it was a duplicate or not ours."""
-    reaction = EVENT_HANDLERS.get(event.type)
-    if reaction is None:
-        return uow.handle_event(event, {})
-    prepared = reaction.prepare(uow.db, operator, unpack(event))
-
-    def apply(tx: Transaction, payload: Any, incoming: CloudEvent) -> None:
-        reaction.apply(tx, payload, incoming, prepared)
-
-    return uow.handle_event(event, {event.type: apply})
+    return react(uow, operator, event, EVENT_HANDLERS)
 
 
 # -- the operator's tracking reports -----------------------------------------------------------------
@@ -125,8 +118,8 @@ def receive_status_report(uow: UnitOfWork, secret: str, body: bytes, *, timestam
 
 
 def apply_status_report(tx: Transaction, report: StatusReport, now: datetime) -> None:
-    spend_nonce(MongoNonceLedger(tx.db, tx.session), report, now)
-    shipments = ShipmentRepository(tx.db, tx.session)
+    spend_nonce(tx.repository(MongoNonceLedger), report, now)
+    shipments = tx.repository(ShipmentRepository)
     shipment = shipments.by_tracking_number(report.tracking_number)
     if shipment is None:
         raise NotFound("tracking_number", f"no shipment {report.tracking_number}")
@@ -146,15 +139,23 @@ def apply_status_report(tx: Transaction, report: StatusReport, now: datetime) ->
                                   citizen_id=shipment.citizen_id, tracking_number=shipment.tracking_number,
                                   delivered_at=shipment.delivered_at),
                 subject=shipment.tracking_number, correlation_id=shipment.dossier_code)
+    elif shipment.status == ShipmentStatus.FAILED:
+        # Final: procedures puts the result back at the desk (awaiting pickup) and the applicant is told.
+        tx.emit(ShipmentDeliveryFailed(shipment_id=shipment.shipment_id, dossier_code=shipment.dossier_code,
+                                       citizen_id=shipment.citizen_id, tracking_number=shipment.tracking_number,
+                                       failed_at=report.at,
+                                       reason=f"giao không thành công tại {report.location}" if report.location
+                                       else "giao không thành công"),
+                subject=shipment.tracking_number, correlation_id=shipment.dossier_code)
 
 
 # -- lookups -----------------------------------------------------------------------------------------
 
-def get_shipment(db: Database[Any], request: postal_pb2.GetShipmentRequest,
+def get_shipment(uow: UnitOfWork, request: postal_pb2.GetShipmentRequest,
                  caller: Caller) -> postal_pb2.GetShipmentResponse:
     caller.require(*READERS)
     dossier_code = require_dossier_code(request.dossier_code)
-    shipment = ShipmentRepository(db).by_dossier_code(dossier_code)
+    shipment = uow.repository(ShipmentRepository).by_dossier_code(dossier_code)
     if shipment is None:
         raise NotFound("dossier_code", f"no shipment for dossier {dossier_code}")
     shipment.ensure_visible_to(caller)

@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from nameko.rpc import rpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request
 
 from egov.postal.v1.postal_pb2 import GetShipmentRequest
@@ -18,7 +16,10 @@ from services.common.errors import (
 )
 from services.common.events.envelope import decode
 from services.common.runtime.entrypoints import consume_events
+from services.common.runtime.probes import PodProbes
+from services.common.runtime.rpc import rpc  # verifies the caller's proof (caller_proof)
 from services.common.runtime.store import Store, WorkerStore
+from services.common.runtime.web import bounded_http
 from services.postal import handlers
 from services.postal.adapters.postal_operator import PostalOperatorClient
 from services.postal.dependencies import CallbackSecret, PostalOperator, ShipmentIndexes
@@ -35,6 +36,7 @@ CALLBACK_STATUS: dict[type[DomainError], int] = {
 
 class PostalService:
     name = "postal"
+    probes = PodProbes()   # /livez, /readyz of this process (services/common/runtime/probes.py)
 
     store: WorkerStore = Store()
     operator: PostalOperatorClient = PostalOperator()
@@ -45,7 +47,7 @@ class PostalService:
     def on_event(self, body: bytes) -> None:
         handlers.handle_event(self.store, self.operator, decode(body))
 
-    @http("POST", "/callbacks/postal")  # type: ignore[untyped-decorator]
+    @bounded_http("POST", "/callbacks/postal")  # type: ignore[untyped-decorator]
     def postal_callback(self, request: Request) -> tuple[int, str]:
         try:
             handlers.receive_status_report(
@@ -60,7 +62,7 @@ class PostalService:
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_shipment(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
-        response = handlers.get_shipment(self.store.db, protowire.parse(GetShipmentRequest, request),
+        response = handlers.get_shipment(self.store, protowire.parse(GetShipmentRequest, request),
                                          Caller.from_wire(caller))
         return protowire.dump(response)
 

@@ -14,12 +14,16 @@ from services.notifications.domain.formatting import format_date, format_vnd
 
 class Template(StrEnum):
     CITIZEN_WELCOME = "citizen_welcome"
+    ACCOUNT_RECOVERED = "account_recovered"
     DOSSIER_SUBMITTED = "dossier_submitted"
     DOSSIER_ACCEPTED = "dossier_accepted"
     DOSSIER_SUPPLEMENT_REQUESTED = "dossier_supplement_requested"
     DOSSIER_REJECTED = "dossier_rejected"
     DOSSIER_RESULT_ISSUED = "dossier_result_issued"
     DOSSIER_COMPLETED = "dossier_completed"
+    DOSSIER_TRANSFERRED = "dossier_transferred"
+    DOSSIER_APOLOGY_ISSUED = "dossier_apology_issued"
+    DOSSIER_RETURNED_TO_DESK = "dossier_returned_to_desk"
     BILL_ISSUED = "bill_issued"
     PAYMENT_SETTLED = "payment_settled"
     PAYMENT_REFUNDED = "payment_refunded"
@@ -76,13 +80,24 @@ def citizen_welcome(full_name: str) -> Notice:
     )
 
 
+def account_recovered(full_name: str) -> Notice:
+    name = _required(full_name, "full_name")
+    return Notice(
+        Template.ACCOUNT_RECOVERED, "",
+        "Tài khoản dịch vụ công của Ông/Bà đã được khôi phục",
+        f"Chào {name}, tài khoản dịch vụ công trực tuyến của Ông/Bà vừa được khôi phục bằng mã xác thực gửi tới "
+        "số điện thoại hoặc thư điện tử lưu trong Cơ sở dữ liệu quốc gia về dân cư. Mật khẩu và thông tin liên hệ "
+        "đã được thay mới, mọi phiên đăng nhập trước đó đã bị vô hiệu.",
+    )
+
+
 def dossier_submitted(code: str, procedure_name: str, intake: Intake, fee_vnd: int,
                       awaiting_payment: bool) -> Notice:
     received = _RECEIVED_AT[intake]
     text = f"{_dossier(code, procedure_name)} {received}."
     if awaiting_payment and fee_vnd > 0:
-        text += (f" Phí, lệ phí {format_vnd(fee_vnd, 'fee_vnd')}; hồ sơ được chuyển xử lý "
-                 "sau khi Ông/Bà thanh toán trực tuyến.")
+        text += (f" Phí, lệ phí {format_vnd(fee_vnd, 'fee_vnd')}; Bộ phận Một cửa kiểm tra và tiếp nhận "
+                 "hồ sơ sau khi Ông/Bà thanh toán trực tuyến.")
     return Notice(Template.DOSSIER_SUBMITTED, code, f"Hồ sơ {code} {received}", text)
 
 
@@ -94,17 +109,29 @@ def dossier_accepted(code: str, procedure_name: str, due_date: str) -> Notice:
 
 
 def dossier_supplement_requested(code: str, procedure_name: str, reason: str,
-                                 missing_document_codes: list[str]) -> Notice:
+                                 missing_document_codes: list[str], at_reception: bool = False) -> Notice:
     text = (f"{_dossier(code, procedure_name)} cần bổ sung, hoàn thiện. "
             f"Lý do: {_required(reason, 'reason')}.")
     if missing_document_codes:
         text += f" Giấy tờ cần bổ sung: {', '.join(missing_document_codes)}."
-    text += " Thời hạn giải quyết tạm dừng cho đến khi Ông/Bà bổ sung đủ hồ sơ."
+    if at_reception:
+        text += (" Hồ sơ chưa được tiếp nhận; Bộ phận Một cửa hướng dẫn một lần, đầy đủ các nội dung cần bổ sung "
+                 "(Mẫu số 02).")
+    else:
+        text += " Thời hạn giải quyết tạm dừng cho đến khi Ông/Bà bổ sung đủ hồ sơ."
     return Notice(Template.DOSSIER_SUPPLEMENT_REQUESTED, code, f"Hồ sơ {code} cần bổ sung", text)
 
 
-def dossier_rejected(code: str, procedure_name: str, reason: str, paid_online: bool) -> Notice:
-    text = (f"{_dossier(code, procedure_name)} không đủ điều kiện giải quyết. "
+def dossier_transferred(code: str, procedure_name: str, to_agency: str) -> Notice:
+    text = (f"{_dossier(code, procedure_name)} đã được chuyển liên thông đến cơ quan {_required(to_agency, 'to')} "
+            "để tiếp tục giải quyết. Mã hồ sơ và ngày hẹn trả kết quả không thay đổi.")
+    return Notice(Template.DOSSIER_TRANSFERRED, code, f"Hồ sơ {code} được chuyển liên thông", text)
+
+
+def dossier_rejected(code: str, procedure_name: str, reason: str, paid_online: bool,
+                     at_reception: bool = False) -> Notice:
+    verdict = "bị từ chối tiếp nhận (Mẫu số 03)" if at_reception else "không đủ điều kiện giải quyết"
+    text = (f"{_dossier(code, procedure_name)} {verdict}. "
             f"Lý do: {_required(reason, 'reason')}.")
     if paid_online:
         text += " Nếu Ông/Bà đã nộp phí, lệ phí trực tuyến, khoản tiền này sẽ được hoàn trả."
@@ -120,6 +147,26 @@ def dossier_result_issued(code: str, procedure_name: str, result_document_number
     else:
         text += " Mời Ông/Bà đến Trung tâm Phục vụ hành chính công để nhận kết quả."
     return Notice(Template.DOSSIER_RESULT_ISSUED, code, f"Đã có kết quả giải quyết hồ sơ {code}", text)
+
+
+def dossier_apology_issued(code: str, procedure_name: str, reason: str, previous_due_date: str,
+                           new_due_date: str, letter_number: str) -> Notice:
+    """Mẫu 04 told on the applicant's channels: the reason and the new appointment."""
+    text = (f"{_dossier(code, procedure_name)} chưa giải quyết kịp ngày hẹn "
+            f"{format_date(previous_due_date, 'previous_due_date')}. Lý do: {_required(reason, 'reason')}. "
+            f"Cơ quan giải quyết xin lỗi Ông/Bà và hẹn lại ngày trả kết quả: "
+            f"{format_date(new_due_date, 'new_due_date')}")
+    text += f" (Phiếu xin lỗi số {letter_number.strip()})." if letter_number.strip() else "."
+    return Notice(Template.DOSSIER_APOLOGY_ISSUED, code, f"Xin lỗi và hẹn lại ngày trả kết quả hồ sơ {code}", text)
+
+
+def dossier_returned_to_desk(code: str, procedure_name: str, reason: str) -> Notice:
+    text = f"{_dossier(code, procedure_name)}: bưu chính không giao được kết quả"
+    text += f" ({reason.strip()})." if reason.strip() else "."
+    text += (" Kết quả đã được chuyển về Bộ phận Tiếp nhận và Trả kết quả; mời Ông/Bà đến nhận, "
+             "mang theo giấy tờ tùy thân.")
+    return Notice(Template.DOSSIER_RETURNED_TO_DESK, code, f"Mời nhận kết quả hồ sơ {code} tại Bộ phận Một cửa",
+                  text)
 
 
 def dossier_completed(code: str, procedure_name: str, late: bool, due_date: str) -> Notice:
@@ -150,9 +197,20 @@ def payment_settled(code: str, amount_vnd: int, intermediary: str, transaction_i
     return Notice(Template.PAYMENT_SETTLED, code, f"Đã nhận thanh toán hồ sơ {code}", text)
 
 
-def payment_refunded(code: str, amount_vnd: int, refund_id: str) -> Notice:
+# Why the money went back, said to the citizen (keys: egov.payments.v1.RefundReason values).
+REFUND_REASONS = {
+    "REFUND_REASON_BILL_CLOSED": "vì khoản thanh toán đến sau khi hồ sơ đã đóng, không còn phải nộp phí",
+    "REFUND_REASON_AMOUNT_MISMATCH": "vì số tiền đã trừ không khớp với số phải nộp; "
+                                     "vui lòng thanh toán lại đúng số tiền của hóa đơn",
+    "REFUND_REASON_SUPERSEDED": "vì giao dịch này đã được thay bằng một giao dịch thanh toán khác",
+}
+
+
+def payment_refunded(code: str, amount_vnd: int, refund_id: str, reason: str = "") -> Notice:
     text = (f"Số tiền {format_vnd(amount_vnd)} đã nộp cho hồ sơ {_required(code, 'dossier_code')} "
             "đã được hoàn trả")
+    if reason in REFUND_REASONS:
+        text += f" {REFUND_REASONS[reason]}"
     text += f" (mã hoàn tiền {refund_id.strip()})." if refund_id.strip() else "."
     return Notice(Template.PAYMENT_REFUNDED, code, f"Hoàn trả phí, lệ phí hồ sơ {code}", text)
 

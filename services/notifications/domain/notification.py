@@ -19,9 +19,11 @@ _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://dichvucong.thuathienhue.
 MAIL_DOMAIN = "thongbao.hue.gov.vn"
 SENDER_NAME = "Trung tâm Phục vụ hành chính công tỉnh Thừa Thiên Huế"
 
-# The worker that records a notification sends it right after commit; the retry sweep leaves it
-# alone for this long so the two do not race for it.
-FIRST_SEND_GRACE = timedelta(seconds=5)
+# The worker that records a notification holds it, claimed as attempt 1, for this long and sends it
+# right after commit; then the retry sweep may take it (so a worker that crashed before sending
+# delays its notifications this long). Two provider timeouts: a first send in progress is not tried
+# again beside it.
+FIRST_SEND_LEASE = timedelta(seconds=20)
 # How long a claimed send may take before another attempt is allowed (provider timeouts are shorter).
 SEND_LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 10

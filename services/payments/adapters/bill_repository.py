@@ -1,5 +1,6 @@
 """Bills in MongoDB: one document per bill, `_id` = bill id. Documents in and out, no rules."""
 
+from datetime import datetime
 from typing import Any
 
 from pymongo.client_session import ClientSession
@@ -19,11 +20,29 @@ class BillRepository:
         doc = self._bills.find_one({"_id": bill_id}, session=self._session)
         return None if doc is None else _from_document(doc)
 
+    def issued(self, bill_id: str) -> Bill | None:
+        """The bill issued under this id, for readers and payers: None if there is none, or only the
+        tombstone of a dossier rejected before its bill (a tombstone is no bill to show or pay)."""
+        doc = self._bills.find_one({"_id": bill_id, "tombstone": {"$ne": True}}, session=self._session)
+        return None if doc is None else _from_document(doc)
+
     def add(self, bill: Bill) -> None:
         self._bills.insert_one(_to_document(bill), session=self._session)
 
     def save(self, bill: Bill) -> None:
         self._bills.replace_one({"_id": bill.bill_id}, _to_document(bill), session=self._session)
+
+    def due_for_check(self, started_before: datetime) -> list[Bill]:
+        """Open bills with a transaction started before the cutoff; closed ones with a transaction
+        not confirmed void (domain/reconciliation.py: due_for_check decides on each)."""
+        opened = {"$ne": ""}
+        docs = self._bills.find({"$or": [
+            {"status": BillStatus.ISSUED.value, "intermediary_transaction_id": opened,
+             "$or": [{"transaction_started_at": {"$lte": started_before}},
+                     {"transaction_started_at": None, "issued_at": {"$lte": started_before}}]},
+            {"status": BillStatus.CANCELLED.value, "intermediary_transaction_id": opened, "voided_at": None},
+        ]}, session=self._session)
+        return [_from_document(doc) for doc in docs]
 
 
 def _to_document(bill: Bill) -> dict[str, Any]:
@@ -40,6 +59,10 @@ def _to_document(bill: Bill) -> dict[str, Any]:
         "refund_id": bill.refund_id,
         "refunded_at": bill.refunded_at,
         "cancelled_at": bill.cancelled_at,
+        "attempt": bill.attempt,
+        "transaction_started_at": bill.transaction_started_at,
+        "voided_at": bill.voided_at,
+        "tombstone": bill.tombstone,
     }
 
 
@@ -57,4 +80,8 @@ def _from_document(doc: dict[str, Any]) -> Bill:
         refund_id=doc.get("refund_id", ""),
         refunded_at=doc.get("refunded_at"),
         cancelled_at=doc.get("cancelled_at"),
+        attempt=int(doc.get("attempt", 1)),
+        transaction_started_at=doc.get("transaction_started_at"),
+        voided_at=doc.get("voided_at"),
+        tombstone=bool(doc.get("tombstone", False)),
     )

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from services.common.caller import Caller, CallerKind
-from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.dossier_scope import check_can_read_desk_record
+from services.common.errors import InvalidArgument
 
 SHIPMENT_ID_PREFIX = "SHP-"
 DOSSIER_CODE_MAX_LEN = 64
@@ -119,6 +120,7 @@ class Shipment:
         return True
 
     def ensure_visible_to(self, caller: Caller) -> None:
+        """The citizen it goes to; the receiving unit's receiver or result desk; its member's system."""
         caller.require(*READERS)
-        if caller.kind == CallerKind.CITIZEN and caller.subject != self.citizen_id:
-            raise PermissionDenied("dossier_code", "this dossier belongs to another citizen")
+        check_can_read_desk_record(caller, record="the shipment", dossier_code=self.dossier_code,
+                                   citizen_id=self.citizen_id)
