@@ -15,10 +15,13 @@ from services.archive.dependencies import Index, indexed_through
 from services.archive.domain.query import FeedPage
 from services.archive.stream import archive_stream
 from services.common.errors import NotFound
+from services.common.runtime import event_metrics
+from services.common.runtime.probes import PodProbes
 
 
 class ArchiveService:
     name = "archive"
+    probes = PodProbes()   # /livez, /readyz of this process (services/common/runtime/probes.py)
     index: ArchiveIndex = Index()
 
     @rpc  # type: ignore[untyped-decorator]
@@ -50,6 +53,14 @@ class ArchiveService:
         docs, next_after = self.index.feed(FeedPage(tuple(types), after, correlation_id, limit))
         return {"events": [base64.b64encode(d["envelope"]).decode() for d in docs], "after": next_after}
 
+    @rpc  # type: ignore[untyped-decorator]
+    def latest_by_subject(self, type: str, subjects: list[str] | None = None) -> dict[str, str]:
+        """The latest archived event of `type` per subject (envelopes, base64): how the gateway reads
+        back its message log's anchors (egov.gateway.v1.MessageLogAnchored, one subject per chain)."""
+        latest = self.index.latest_by_subject(type, subjects or [])
+        return {subject: base64.b64encode(envelope).decode() for subject, envelope in latest.items()}
+
     @archive_stream(resume_after=indexed_through)  # type: ignore[untyped-decorator]
     def record(self, batch: list[tuple[int, bytes]]) -> None:
         self.index.record(batch)
+        event_metrics.archived.add(len(batch))

@@ -21,7 +21,7 @@ from nameko.containers import WorkerContext
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
-from services.common.events.broker import declare_topology
+from services.common.events.broker import declare_topology_where_allowed
 from services.common.events.envelope import CONTENT_TYPE
 from services.common.runtime import entrypoints  # noqa: F401 - registers the envelope content type
 from services.common.topology import ARCHIVE_STREAM
@@ -68,7 +68,7 @@ class ArchiveStream(Consumer):  # type: ignore[misc]
         super().setup()
 
     def start(self) -> None:
-        declare_topology(config[AMQP_URI_CONFIG_KEY])
+        declare_topology_where_allowed(config[AMQP_URI_CONFIG_KEY])
         super().start()
 
     def _resume_offset(self) -> int | str:

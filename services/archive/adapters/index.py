@@ -16,8 +16,13 @@ from services.common.topology import ARCHIVE_STREAM
 EVENTS = "events"
 POSITION = "stream_position"
 DUPLICATE_KEY = 11000
-# Newest first for people, oldest first (stream order) for replays.
-SEARCH_INDEXES = ("type", "source", "subject", "correlation_id")
+# Newest first for people, oldest first (stream order) for replays. Every index is one more entry
+# written per archived event (about 30 events per journey): the source is not indexed, since its
+# few values (one per service) pick out a large share of the archive; a search by source walks
+# the time index, and with a type (each service's types are its own) the type's index.
+SEARCH_INDEXES = ("type", "subject", "correlation_id")
+# Indexed once, dropped where they exist: one index entry per event less (issue 14).
+DROPPED_INDEXES = ("source_time",)
 
 
 def archive_database(client: MongoClient[Any]) -> Database[Any]:
@@ -34,6 +39,10 @@ class ArchiveIndex:
             self.events.create_index([(field, ASCENDING), ("time", ASCENDING)], name=f"{field}_time")
         self.events.create_index([("time", ASCENDING)], name="time")
         self.events.create_index([("offset", ASCENDING)], name="offset", unique=True)
+        existing = self.events.index_information()
+        for name in DROPPED_INDEXES:
+            if name in existing:
+                self.events.drop_index(name)
 
     # -- writing (the archive service) ------------------------------------------------------------
     def record(self, batch: Sequence[tuple[int, bytes]]) -> int:
@@ -94,6 +103,23 @@ class ArchiveIndex:
                 docs = []
         if docs:
             yield docs
+
+    def in_order(self, query: EventQuery, after: int = -1, limit: int | None = None) -> list[dict[str, Any]]:
+        """Whole documents in stream order with offsets after `after` (export, tail)."""
+        selection = query.as_filter()
+        selection["offset"] = {**selection.get("offset", {}), "$gt": after}
+        cursor = self.events.find(selection).sort("offset", ASCENDING)
+        return list(cursor.limit(limit) if limit else cursor)
+
+    def latest_by_subject(self, type_: str, subjects: Sequence[str] = ()) -> dict[str, bytes]:
+        """The envelope of the latest event of `type_` (by stream offset) for each subject, of
+        `subjects` or of every subject."""
+        match: dict[str, Any] = {"type": type_}
+        if subjects:
+            match["subject"] = {"$in": list(subjects)}
+        rows = self.events.aggregate([{"$match": match}, {"$sort": {"offset": DESCENDING}},
+                                      {"$group": {"_id": "$subject", "envelope": {"$first": "$envelope"}}}])
+        return {str(row["_id"]): bytes(row["envelope"]) for row in rows}
 
     # -- reading (agency subscriptions, through the gateway) ---------------------------------------
     def feed(self, page: FeedPage) -> tuple[list[dict[str, Any]], int]:

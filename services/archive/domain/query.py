@@ -19,8 +19,14 @@ class EventQuery:
     since: datetime | None = None
     until: datetime | None = None
     types: tuple[str, ...] | None = None
+    from_offset: int | None = None      # stream offsets, both inclusive
+    to_offset: int | None = None
 
     def __post_init__(self) -> None:
+        if self.from_offset is not None and self.from_offset < 0:
+            raise InvalidArgument("from_offset", f"must be 0 or more, got {self.from_offset}")
+        if self.from_offset is not None and self.to_offset is not None and self.from_offset > self.to_offset:
+            raise InvalidArgument("from_offset", f"{self.from_offset} is after --to-offset {self.to_offset}")
         for name in ("since", "until"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
@@ -44,7 +50,25 @@ class EventQuery:
             if self.until:
                 window["$lt"] = self.until
             found["time"] = window
+        if self.from_offset is not None or self.to_offset is not None:
+            offsets: dict[str, int] = {}
+            if self.from_offset is not None:
+                offsets["$gte"] = self.from_offset
+            if self.to_offset is not None:
+                offsets["$lte"] = self.to_offset
+            found["offset"] = offsets
         return found
+
+    def matches(self, doc: dict[str, Any]) -> bool:
+        """The same selection as `as_filter`, on one indexed document (the in-memory archive)."""
+        for name in ("type", "source", "subject", "correlation_id"):
+            if getattr(self, name) and doc[name] != getattr(self, name):
+                return False
+        return ((self.types is None or self.type or doc["type"] in self.types)
+                and (self.since is None or doc["time"] >= self.since)
+                and (self.until is None or doc["time"] < self.until)
+                and (self.from_offset is None or doc["offset"] >= self.from_offset)
+                and (self.to_offset is None or doc["offset"] <= self.to_offset))
 
     def describe(self) -> dict[str, Any]:
         """The filters as JSON-ready data (a checkpoint remembers which replay it belongs to)."""
@@ -54,6 +78,7 @@ class EventQuery:
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
             "types": sorted(self.types) if self.types is not None else None,
+            "from_offset": self.from_offset, "to_offset": self.to_offset,
         }.items() if v not in ("", None)}
 
 

@@ -1,0 +1,3 @@
+from services.archive.cli import app
+
+app()
