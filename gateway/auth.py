@@ -11,7 +11,7 @@ agency system also needs a grant of the method to its subsystem or to a group it
 import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Protocol
 
 import grpc
@@ -21,9 +21,11 @@ from gateway.call import ANONYMOUS, current_call
 from gateway.errors import GatewayError
 from gateway.members import CertificateRefused, Registry, SubsystemId, identify
 from gateway.methods import Method
+from gateway.revocations import RevocationList
+from gateway.verified_tokens import VerifiedTokens
 from services.common.caller import Caller, CallerKind
 from services.common.errors import Unauthenticated
-from services.common.tokens import load_public_key, verify_token
+from services.common.tokens import TokenKeys, verify_access_token
 
 Metadata = Mapping[str, Sequence[str]]
 _BEARER = re.compile(r"Bearer +(\S+)", re.IGNORECASE)
@@ -34,10 +36,14 @@ class CallerResolver(Protocol):
 
 
 class BearerTokenResolver:
-    """`authorization: Bearer <jwt>`: a token identity issued to a citizen or civil servant."""
+    """`authorization: Bearer <jwt>`: a token identity issued to a citizen or civil servant, signed
+    with one of the keys in the public key file (several during a rotation), for this gateway, and of
+    a session not revoked since. A token's signature is checked once (gateway.verified_tokens); its
+    expiry and its session's revocation on every call."""
 
-    def __init__(self, public_key_pem: bytes) -> None:
-        self._public_key = load_public_key(public_key_pem)
+    def __init__(self, public_key_pem: bytes, revocations: RevocationList | None = None) -> None:
+        self._tokens = VerifiedTokens(partial(verify_access_token, TokenKeys.from_pem(public_key_pem)))
+        self._revocations = revocations or RevocationList()
 
     def resolve(self, metadata: Metadata, context: grpc.ServicerContext) -> Caller | None:
         values = metadata.get("authorization", ())
@@ -48,7 +54,9 @@ class BearerTokenResolver:
         match = _BEARER.fullmatch(values[0].strip())
         if match is None:
             raise Unauthenticated("authorization", "expected 'Bearer <access token>'")
-        return verify_token(self._public_key, match.group(1))
+        token = self._tokens.verify(match.group(1))
+        self._revocations.check(token.caller, token.epoch)
+        return token.caller
 
 
 class ClientCertificateResolver:
@@ -90,13 +98,14 @@ def certificate_fingerprint(pem: bytes) -> str:
 
 
 def caller_resolvers(token_public_key: bytes, registry: Callable[[], Registry] | None = None,
-                     loaded: Callable[[], bool] = lambda: True) -> list[CallerResolver]:
+                     loaded: Callable[[], bool] = lambda: True,
+                     revocations: RevocationList | None = None) -> list[CallerResolver]:
     """The resolvers in order of precedence: a client certificate identifies an agency system (its
     `authorization` header, if any, is not read); otherwise a bearer token a person."""
     resolvers: list[CallerResolver] = []
     if registry is not None:
         resolvers.append(ClientCertificateResolver(registry, loaded))
-    resolvers.append(BearerTokenResolver(token_public_key))
+    resolvers.append(BearerTokenResolver(token_public_key, revocations))
     return resolvers
 
 

@@ -1,5 +1,6 @@
 """The platform's event types, as agencies are granted them: every message an `events.proto` marks
-with `option (egov.common.v1.event) = true` (its full name is the CloudEvent `type`).
+with `option (egov.common.v1.event) = true` (its full name is the CloudEvent `type`), in any module
+gateway.protos finds.
 
 A grant of an event type reads `event:<type>`, next to the method grants in the same registry, so one
 `egov-gateway grants` command manages both and a revocation takes effect the same way.
@@ -7,19 +8,11 @@ A grant of an event type reads `event:<type>`, next to the method grants in the 
 
 from collections.abc import Sequence
 from functools import cache
-from types import ModuleType
 
 from egov.common.v1 import options_pb2
-from egov.identity.v1 import events_pb2 as identity_events
-from egov.notifications.v1 import events_pb2 as notifications_events
-from egov.payments.v1 import events_pb2 as payments_events
-from egov.postal.v1 import events_pb2 as postal_events
-from egov.procedures.v1 import events_pb2 as procedures_events
+from gateway.protos import event_modules
 from services.common.errors import InvalidArgument, PermissionDenied
 
-EVENT_PROTOS: tuple[ModuleType, ...] = (
-    identity_events, procedures_events, payments_events, postal_events, notifications_events,
-)
 GRANT_PREFIX = "event:"
 
 
@@ -27,7 +20,7 @@ GRANT_PREFIX = "event:"
 def event_types() -> frozenset[str]:
     return frozenset(
         message.full_name
-        for module in EVENT_PROTOS
+        for module in event_modules()
         for message in module.DESCRIPTOR.message_types_by_name.values()
         if message.GetOptions().Extensions[options_pb2.event]
     )

@@ -1,7 +1,8 @@
 """One generic handler carries every platform method to its nameko service; no per-method code.
 
-The handler validates the request against the proto rules, calls `<service>.<method>(request=...,
-caller=...)` over RPC within the call's deadline, and parses the reply into the response class.
+The handler normalises the request's text to NFC and validates it against the proto rules, calls
+`<service>.<method>(request=..., caller=...)` over RPC within the call's deadline, and parses the
+reply into the response class.
 The gateway's own methods (egov.gateway.v1) get the same decoding and validation, then a local
 function instead of the bus (for EventService/Subscribe, a generator of responses).
 """
@@ -14,12 +15,13 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from gateway.call import current_call
+from gateway.call import current_call, peer_address
 from gateway.methods import Method
 from gateway.rpc_client import RpcBackend
-from gateway.validation import validate
+from gateway.validation import normalize, validate
 from services.common import protowire
 from services.common.caller import Caller
+from services.common.caller_proof import CallerSigner
 from services.common.errors import InvalidArgument
 
 
@@ -46,15 +48,18 @@ def decoder(cls: type[Message]) -> Callable[[bytes], Message | MalformedRequest]
     return decode
 
 
-def carry(method: Method, backend: RpcBackend) -> grpc.RpcMethodHandler[Any, Any]:
+def carry(method: Method, backend: RpcBackend, signer: CallerSigner) -> grpc.RpcMethodHandler[Any, Any]:
     def handle(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Message:
         if isinstance(request, MalformedRequest):
             raise InvalidArgument("request", f"not a valid {request.type_name} message: {request.reason}")
-        validate(request)
+        validate(normalize(request))      # NFC first: lengths count the text as it will be stored
         call = current_call.get()
         call.forwarded = True
-        reply = backend.call(method.service, method.method,
-                             {"request": protowire.dump(request), "caller": call.caller.to_wire()},
+        call.client_address = call.client_address or peer_address(context.peer() or "")
+        wire = protowire.dump(request)
+        # The caller signed for this service, method and request: services believe nothing else.
+        caller = signer.sign(call.caller, method.service, method.method, wire, valid_seconds=call.remaining())
+        reply = backend.call(method.service, method.method, {"request": wire, "caller": caller},
                              timeout=call.remaining(), context_data=call.context_data())
         try:
             return protowire.parse(method.response_class, reply)
@@ -77,7 +82,7 @@ def serve_locally(method: Method, function: LocalFunction | LocalStreamFunction)
     def checked(request: Message | MalformedRequest) -> Message:
         if isinstance(request, MalformedRequest):
             raise InvalidArgument("request", f"not a valid {request.type_name} message: {request.reason}")
-        validate(request)
+        validate(normalize(request))
         return request
 
     def handle(request: Message | MalformedRequest, context: grpc.ServicerContext) -> Message:
@@ -96,17 +101,18 @@ def serve_locally(method: Method, function: LocalFunction | LocalStreamFunction)
     )
 
 
-def generic_handlers(table: Mapping[str, Method], backend: RpcBackend,
+def generic_handlers(table: Mapping[str, Method], backend: RpcBackend, signer: CallerSigner,
                      local: Mapping[str, LocalFunction | LocalStreamFunction] | None = None,
                      ) -> list[grpc.GenericRpcHandler[Any, Any]]:
-    """Handlers for every method of `table`: carried over RPC, or served by `local[full name]`."""
+    """Handlers for every method of `table`: carried over RPC with the caller signed by `signer`, or
+    served by `local[full name]`."""
     local = local or {}
     by_service: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
     for method in table.values():
         function = local.get(method.full_name)
         if method.local and function is None:
             raise ValueError(f"{method.full_name} is served by the gateway but has no function")
-        handler = serve_locally(method, function) if function is not None else carry(method, backend)
+        handler = serve_locally(method, function) if function is not None else carry(method, backend, signer)
         by_service.setdefault(method.grpc_service, {})[method.rpc_name] = handler
     return [grpc.method_handlers_generic_handler(service, handlers)
             for service, handlers in by_service.items()]

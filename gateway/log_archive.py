@@ -6,7 +6,8 @@ continues from, the last record's sequence and hash), then the records in order.
 verifies up to there is archived. The last archived record becomes the chain's anchor in the
 database and the archived records are deleted, so the live log verifies from the anchor, and each
 file verifies from the anchor in its header, which is the previous file's last hash: the files and
-the live log form one unbroken chain.
+the live log form one unbroken chain. The database's anchor is MACed, and the archive is anchored
+outside the database too (gateway.message_log_anchors), so that moving the anchor is found.
 """
 
 import hashlib
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.message_log import SEAL, Anchor, Problem, Verdict, verify
-from gateway.message_log_store import MongoLogStore
+from gateway.message_log import SEAL, Anchor, RecordKey, Sealer
+from gateway.message_log_anchors import ARCHIVED, AnchorLog, signed_anchor
+from gateway.message_log_store import ArchivableStore
+from gateway.message_log_verify import Problem, Verdict, anchor_in_db_problem, verify
 
 FORMAT = "egov-message-log-archive/1"
 
@@ -41,14 +44,19 @@ class Archived:
     deleted: int
 
 
-def archive(store: MongoLogStore, chain: str, out: Path, trusted_keys: Iterable[bytes] = ()) -> Archived:
+def archive(store: ArchivableStore, chain: str, out: Path, key: RecordKey, sealer: Sealer, anchors: AnchorLog,
+            trusted_keys: Iterable[bytes] = ()) -> Archived:
+    """Archive every sealed record of `chain` to a file in `out`: anchored outside the database
+    (`anchors`, signed by `sealer`) before the database's anchor moves (MACed with `key`) and the
+    records are deleted."""
     last_seal = store.last(chain, SEAL)
     anchor = store.anchor(chain)
     if last_seal is None or int(last_seal["seq"]) <= anchor.seq:
         raise NothingToArchive(f"chain {chain!r} has no sealed records after {anchor.seq}")
     through = int(last_seal["seq"])
     records = list(store.records(chain, anchor.seq, through))
-    verdict = verify(records, trusted_keys, anchor)
+    verdict = verify(records, trusted_keys, anchor, key)
+    verdict.problem = verdict.problem or anchor_in_db_problem(chain, anchor, key)
     if not verdict.intact:
         raise ChainBroken(verdict)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +70,14 @@ def archive(store: MongoLogStore, chain: str, out: Path, trusted_keys: Iterable[
         for record in records:
             file.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    store.set_anchor(chain, Anchor(through, str(last_seal["hash"])), name, digest)
+    try:
+        anchors.publish(signed_anchor(sealer, chain, through, str(last_seal["hash"]), ARCHIVED, archive_file=name,
+                                      archive_sha256=digest))
+    except Exception:
+        path.unlink()     # nothing changed: the next run writes the file again
+        raise
+    moved = Anchor(through, str(last_seal["hash"]))
+    store.set_anchor(chain, Anchor(moved.seq, moved.hash, key.anchor_mac(chain, moved)), name, digest)
     deleted = store.delete_through(chain, through)
     return Archived(path, first, through, len(records), deleted)
 
@@ -78,10 +93,10 @@ def read(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     return header, (json.loads(line) for line in lines[1:])
 
 
-def verify_file(path: Path, trusted_keys: Iterable[bytes] = ()) -> Verdict:
+def verify_file(path: Path, trusted_keys: Iterable[bytes] = (), key: RecordKey | None = None) -> Verdict:
     header, records = read(path)
     anchor = Anchor(int(header["anchor"]["seq"]), str(header["anchor"]["hash"]))
-    verdict = verify(records, trusted_keys, anchor)
+    verdict = verify(records, trusted_keys, anchor, key)
     through = int(header["through_seq"])
     if verdict.intact and (verdict.last_seq != through or verdict.unsealed):
         missing = min(verdict.last_seq + 1, through)

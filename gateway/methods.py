@@ -1,4 +1,5 @@
-"""The gateway's method table, read from the proto descriptors of the platform's services.
+"""The gateway's method table, read from the proto descriptors of the platform's services (found by
+gateway.protos, never listed by hand).
 
 Each gRPC method `/egov.<service>.v1.<Name>Service/<Rpc>` is carried to nameko RPC
 `<service>.<snake_case rpc>`; who may call it is the method option `(egov.common.v1.access)`.
@@ -15,20 +16,9 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from egov.common.v1 import options_pb2
-from egov.gateway.v1 import events_pb2, metadata_pb2
-from egov.identity.v1 import identity_pb2
-from egov.notifications.v1 import notifications_pb2
-from egov.payments.v1 import payments_pb2
-from egov.postal.v1 import postal_pb2
-from egov.procedures.v1 import procedures_pb2
+from gateway.protos import gateway_modules, platform_service_modules
 from services.common.caller import CallerKind
 
-# The services the gateway serves. The population registry (egov.population.v1) is an external
-# system the platform calls out to, so it is not here.
-PLATFORM_PROTOS: tuple[ModuleType, ...] = (
-    identity_pb2, procedures_pb2, payments_pb2, postal_pb2, notifications_pb2,
-)
-GATEWAY_PROTOS: tuple[ModuleType, ...] = (metadata_pb2, events_pb2)
 # The gateway's own methods every member may call without a grant (X-Road's metadata services).
 OPEN_TO_MEMBERS = frozenset({"egov.gateway.v1.MetadataService"})
 
@@ -94,9 +84,10 @@ def method_from_descriptor(service: ServiceDescriptor, method: MethodDescriptor,
     )
 
 
-def build_method_table(modules: Iterable[ModuleType] = PLATFORM_PROTOS, local: bool = False) -> Mapping[str, Method]:
+def build_method_table(modules: Iterable[ModuleType] | None = None, local: bool = False) -> Mapping[str, Method]:
+    """The methods of `modules`' services (default: every platform service gateway.protos finds)."""
     table: dict[str, Method] = {}
-    for module in modules:
+    for module in platform_service_modules() if modules is None else modules:
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 entry = method_from_descriptor(service, method, local)
@@ -106,7 +97,7 @@ def build_method_table(modules: Iterable[ModuleType] = PLATFORM_PROTOS, local: b
 
 def gateway_method_table() -> Mapping[str, Method]:
     """The methods the gateway serves itself (egov.gateway.v1)."""
-    return build_method_table(GATEWAY_PROTOS, local=True)
+    return build_method_table(gateway_modules(), local=True)
 
 
 def grpc_service_names(table: Mapping[str, Method]) -> list[str]:

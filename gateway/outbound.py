@@ -22,11 +22,8 @@ from __future__ import annotations  # grpc's generic types exist only in its stu
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
@@ -34,12 +31,22 @@ from opentelemetry import propagate, trace
 
 from gateway.auth import certificate_fingerprint, metadata_of
 from gateway.config import ClientCertificate
+from gateway.deadlines import DeadlinePolicy
 from gateway.errors import GatewayError, Status
-from gateway.interceptors import trace_id_of
+from gateway.exchange_recorder import ExchangeFacts, ExchangeRecorder
 from gateway.limits import MemberLimiter
 from gateway.members import CertificateRefused, ExternalSystem, Limits, Registry, SubsystemId, identify
-from gateway.message_log import OUTBOUND, Exchange, LogKey, now_rfc3339
-from gateway.message_log_writer import LogUnavailable, MessageLog
+from gateway.message_log import OUTBOUND
+from gateway.tracing import (
+    client_duration,
+    end_span,
+    parent_of,
+    rpc_attributes,
+    span_name,
+    status_attributes,
+    trace_id_in,
+    trace_id_of,
+)
 from services.common import telemetry
 from services.common.caller import CallerKind
 from services.common.errors import DomainError
@@ -47,8 +54,6 @@ from services.common.errors import DomainError
 log = logging.getLogger("gateway.outbound")
 tracer = telemetry.tracer("egov.gateway")
 CLIENT_HEADER = "x-egov-client"
-_NO_DEADLINE_BEYOND_SECONDS = 10 * 365 * 24 * 3600
-_LOG_WAIT_SECONDS = 1.0
 _NOT_SERVER_ERRORS = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                                 grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED,
                                 grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.FAILED_PRECONDITION})
@@ -92,31 +97,16 @@ class ExternalChannels:
             self._channels.clear()
 
 
-@dataclass
-class _Exchanged:
-    """What one outbound call established, for its log record."""
-
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    client: str = "anonymous"
-    client_kind: str = CallerKind.ANONYMOUS.value
-    forwarded: bool = False
-    deadline: float = 0.0
-
-
 class OutboundExchange(GenericRpcHandler):
     def __init__(self, registry: Callable[[], Registry], channels: ExternalChannels, limiter: MemberLimiter,
-                 message_log: MessageLog, log_key: LogKey, *, tls: bool, default_deadline: float,
-                 max_deadline: float, max_message_bytes: int, durable: bool = True) -> None:
+                 recorder: ExchangeRecorder, deadlines: DeadlinePolicy, *, tls: bool, max_message_bytes: int) -> None:
         self._registry = registry
         self._channels = channels
         self._limiter = limiter
-        self._message_log = message_log
-        self._log_key = log_key
+        self._recorder = recorder
+        self._deadlines = deadlines
         self._tls = tls
-        self._default_deadline = default_deadline
-        self._max_deadline = max_deadline
         self._max_bytes = max_message_bytes
-        self._durable = durable
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
         method: str = handler_call_details.method
@@ -128,50 +118,41 @@ class OutboundExchange(GenericRpcHandler):
         return grpc.unary_unary_rpc_method_handler(forward)
 
     def forward(self, method: str, request: bytes, context: grpc.ServicerContext) -> bytes:
-        started, started_at = time.monotonic(), now_rfc3339()
-        state = _Exchanged()
+        state = ExchangeFacts(method=method, direction=OUTBOUND, request_bytes=len(request),
+                              request_digest=self._recorder.digest(request))
         metadata = metadata_of(context)
         incoming = list(metadata.get("traceparent", ()))
-        incoming_trace = trace_id_of(incoming)
-        parent = propagate.extract({"traceparent": incoming[0]}) if incoming_trace else None
-        service_name, _, method_name = method.lstrip("/").partition("/")
-        span = tracer.start_span(method, context=parent, kind=trace.SpanKind.CLIENT, attributes={
-            "rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name,
-            "egov.exchange.direction": OUTBOUND})
-        span_context = span.get_span_context()
-        trace_id = f"{span_context.trace_id:032x}" if span_context.is_valid else incoming_trace or uuid.uuid4().hex
-        context.set_trailing_metadata((("x-request-id", state.request_id), ("x-trace-id", trace_id)))
+        span = tracer.start_span(span_name(method), context=parent_of(incoming), kind=trace.SpanKind.CLIENT,
+                                 attributes={**rpc_attributes(method), "egov.exchange.direction": OUTBOUND})
+        state.trace_id = trace_id_in(span) or trace_id_of(incoming) or uuid.uuid4().hex
+        context.set_trailing_metadata((("x-request-id", state.request_id), ("x-trace-id", state.trace_id)))
         response = b""
-        failure: Status | None = None
-        note = ""
         try:
             with trace.use_span(span, end_on_exit=False):
-                response = self._exchange(method, request, context, metadata, state, started)
+                response = self._exchange(method, request, context, metadata, state)
         except GatewayError as exc:
-            failure = exc.status
-            note = "" if state.forwarded else failure.message
+            state.failure = exc.status
+            state.note = "" if state.forwarded else state.failure.message
         except DomainError as exc:          # a malformed x-egov-client in plaintext mode
-            failure = Status(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-            note = failure.message
+            state.failure = Status(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            state.note = state.failure.message
         except Exception:
             log.exception("outbound request %s failed", state.request_id)
-            failure = Status(grpc.StatusCode.INTERNAL, f"internal error (request id {state.request_id})")
-        failure = self._record(method, request, response, state, trace_id, failure, note, started,
-                               started_at) or failure
-        status = (failure.code if failure else grpc.StatusCode.OK).name
-        span.set_attribute("rpc.grpc.status_code", status)
-        if failure is not None and failure.code not in _NOT_SERVER_ERRORS:
-            span.set_status(trace.Status(trace.StatusCode.ERROR, status))
-        span.end()
+            state.failure = Status(grpc.StatusCode.INTERNAL, f"internal error (request id {state.request_id})")
+        if state.failure is None:
+            state.response_bytes, state.response_digest = len(response), self._recorder.digest(response)
+        state.failure = self._recorder.record(state) or state.failure
+        end_span(span, state.failure, _NOT_SERVER_ERRORS)
+        client_duration.record(state.elapsed(), status_attributes(method, state.failure))
         log.info("outbound call", extra={"fields": {
-            "method": method, "status": status, "client": state.client, "request_id": state.request_id,
-            "trace_id": trace_id, "duration_ms": round((time.monotonic() - started) * 1000, 2)}})
-        if failure is not None:
-            context.abort(failure.code, failure.message)
+            "method": method, "status": state.status.name, "client": state.client, "request_id": state.request_id,
+            "trace_id": state.trace_id, "duration_ms": round(state.elapsed() * 1000, 2)}})
+        if state.failure is not None:
+            context.abort(state.failure.code, state.failure.message)
         return response
 
     def _exchange(self, method: str, request: bytes, context: grpc.ServicerContext,
-                  metadata: dict[str, list[str]], state: _Exchanged, started: float) -> bytes:
+                  metadata: dict[str, list[str]], state: ExchangeFacts) -> bytes:
         registry = self._registry()
         if registry.maintenance:
             raise GatewayError(grpc.StatusCode.UNAVAILABLE, "gateway is in maintenance")
@@ -185,8 +166,11 @@ class OutboundExchange(GenericRpcHandler):
         if len(request) > self._max_bytes:
             raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"request: {len(request)} bytes exceeds the limit of {self._max_bytes}")
-        timeout = self._deadline_seconds(context.time_remaining())
-        state.deadline = started + timeout
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call was made")
+        timeout = self._deadlines.seconds(remaining)
+        state.deadline = state.started + timeout
         member = registry.members.get(subsystem.member)
         with self._limiter.admit(str(subsystem.member), member.limits if member else Limits()):
             carrier: dict[str, str] = {}
@@ -200,7 +184,7 @@ class OutboundExchange(GenericRpcHandler):
             return answer
 
     def _identify(self, context: grpc.ServicerContext, metadata: dict[str, list[str]], registry: Registry,
-                  state: _Exchanged) -> SubsystemId:
+                  state: ExchangeFacts) -> SubsystemId:
         if not self._tls:
             names = metadata.get(CLIENT_HEADER, [])
             if len(names) != 1:
@@ -222,37 +206,6 @@ class OutboundExchange(GenericRpcHandler):
             raise GatewayError(grpc.StatusCode.UNAUTHENTICATED, f"certificate: {exc}") from None
         state.client, state.client_kind = str(found.id), CallerKind.AGENCY.value
         return found.id
-
-    def _deadline_seconds(self, client_remaining: float | None) -> float:
-        if client_remaining is None or client_remaining > _NO_DEADLINE_BEYOND_SECONDS:
-            return self._default_deadline
-        if client_remaining <= 0:
-            raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call was made")
-        return min(client_remaining, self._max_deadline)
-
-    def _record(self, method: str, request: bytes, response: bytes, state: _Exchanged, trace_id: str,
-                failure: Status | None, note: str, started: float, started_at: str) -> Status | None:
-        """Write the exchange to the message log; a forwarded call waits for its record and answers
-        UNAVAILABLE if it cannot be written (its answer is withheld, as for inbound calls)."""
-        exchange = Exchange(
-            direction=OUTBOUND, request_id=state.request_id, trace_id=trace_id, client=state.client,
-            client_kind=state.client_kind, method=method, started_at=started_at, ended_at=now_rfc3339(),
-            duration_us=int((time.monotonic() - started) * 1_000_000),
-            status=(failure.code if failure else grpc.StatusCode.OK).name,
-            request_digest=self._log_key.digest(request), request_bytes=len(request),
-            response_digest=self._log_key.digest(response) if failure is None else "",
-            response_bytes=len(response), note=note)
-        try:
-            written = self._message_log.submit(exchange)
-            if state.forwarded and self._durable:
-                written.result(timeout=max(state.deadline - time.monotonic(), _LOG_WAIT_SECONDS))
-        except (LogUnavailable, FutureTimeout) as exc:
-            if state.forwarded:
-                log.error("outbound request %s answered UNAVAILABLE: its exchange was not logged: %s",
-                          state.request_id, exc)
-                return Status(grpc.StatusCode.UNAVAILABLE, f"message log: {exc or 'not written in time'}")
-            log.warning("outbound request %s: refusal not logged: %s", state.request_id, exc)
-        return None
 
 
 def _external_failure(system: ExternalSystem, exc: grpc.RpcError) -> GatewayError:

@@ -1,12 +1,12 @@
 """The member registry in the gateway's own MongoDB database (`egov_gateway`): documents in and out,
-the rules live in gateway.members.
+the rules live in gateway.members. The operator layer's port (gateway.registry_admin.RegistryAdmin)
+is implemented here; its in-memory twin passes the same contract suite.
 
 Every change bumps one version counter (`settings/registry`); running gateways poll it, reload the
 whole registry when it moves, and report the version they serve in `gateways` (one heartbeat
 document per process), so the admin command can wait until a change is in force everywhere.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,20 +28,14 @@ from gateway.members import (
     check_code,
     check_fingerprint,
 )
+from gateway.registry_admin import CertificateRecord, GatewayInstance, GrantRecord, GroupRecord, RegistryAdmin
 from services.common.errors import AlreadyExists, FailedPrecondition, NotFound
 
 Document = dict[str, Any]
 REGISTRY = "registry"
 
 
-@dataclass(frozen=True)
-class GatewayInstance:
-    instance: str
-    loaded_version: int
-    seen_at: datetime
-
-
-class RegistryStore:
+class RegistryStore(RegistryAdmin):
     def __init__(self, client: MongoClient[Document], db_name: str) -> None:
         self.db: Database[Document] = client[db_name]
 
@@ -80,7 +74,7 @@ class RegistryStore:
 
     def live_gateways(self, within: timedelta) -> list[GatewayInstance]:
         since = datetime.now(UTC) - within
-        return [GatewayInstance(d["_id"], int(d["loaded_version"]), d["seen_at"])
+        return [GatewayInstance(d["_id"], int(d["loaded_version"]), _utc(d["seen_at"]))
                 for d in self.db["gateways"].find({"seen_at": {"$gte": since}})]
 
     # -- changes (the admin command); each returns the registry version that carries it ---------
@@ -92,6 +86,34 @@ class RegistryStore:
 
     def set_limits(self, member: MemberId, limits: Limits) -> int:
         self._update("members", str(member), {"$set": {"limits": _limits_doc(limits)}}, f"member {member}")
+        return self._bump()
+
+    def update_member(self, member: Member) -> int:
+        self._update("members", str(member.id), {"$set": {"name": member.name, "limits": _limits_doc(member.limits)}},
+                     f"member {member.id}")
+        return self._bump()
+
+    def remove_member(self, member: MemberId) -> int:
+        self._require("members", str(member), f"member {member}")
+        if (self.db["subsystems"].count_documents({"member": str(member)}, limit=1)
+                or self.db["external_systems"].count_documents({"member": str(member)}, limit=1)):
+            raise FailedPrecondition("member", f"member {member} still has subsystems or external systems")
+        self.db["members"].delete_one({"_id": str(member)})
+        return self._bump()
+
+    def set_channel(self, subsystem: SubsystemId, channel: Channel) -> int:
+        self._update("subsystems", str(subsystem), {"$set": {"channel": channel.value}}, f"subsystem {subsystem}")
+        return self._bump()
+
+    def remove_subsystem(self, subsystem: SubsystemId) -> int:
+        name = str(subsystem)
+        self._require("subsystems", name, f"subsystem {name}")
+        if (self.db["grants"].count_documents({"client": f"subsystem:{name}"}, limit=1)
+                or self.db["certificates"].count_documents({"subsystem": name, "revoked_at": None}, limit=1)
+                or self.db["groups"].count_documents({"subsystems": name}, limit=1)):
+            raise FailedPrecondition("subsystem", f"subsystem {name} still has grants, certificates in force "
+                                                  "or group places")
+        self.db["subsystems"].delete_one({"_id": name})
         return self._bump()
 
     def add_subsystem(self, subsystem: Subsystem) -> int:
@@ -121,6 +143,13 @@ class RegistryStore:
     def add_group(self, code: str, description: str) -> int:
         self._insert("groups", {"_id": check_code(code, "group"), "description": description, "subsystems": []},
                      f"group {code}")
+        return self._bump()
+
+    def remove_group(self, code: str) -> int:
+        self._require("groups", code, f"group {code}")
+        if self.db["grants"].count_documents({"client": f"group:{code}"}, limit=1):
+            raise FailedPrecondition("group", f"group {code} still holds grants")
+        self.db["groups"].delete_one({"_id": code})
         return self._bump()
 
     def add_to_group(self, code: str, subsystem: SubsystemId) -> int:
@@ -169,9 +198,19 @@ class RegistryStore:
         self.db["settings"].update_one({"_id": REGISTRY}, {"$set": {"maintenance": on}}, upsert=True)
         return self._bump()
 
-    # -- listing (the admin command) ------------------------------------------------------------
-    def find(self, collection: str, query: Document | None = None) -> list[Document]:
-        return list(self.db[collection].find(query or {}).sort("_id", ASCENDING))
+    # -- listing (the operator layer) -----------------------------------------------------------
+    def certificate_records(self) -> list[CertificateRecord]:
+        return [CertificateRecord(d["_id"], d["subsystem"], d["subject"], d["not_after"], _utc(d["registered_at"]),
+                                  _utc(d.get("revoked_at")))
+                for d in self.db["certificates"].find().sort("_id", ASCENDING)]
+
+    def grant_records(self) -> list[GrantRecord]:
+        return [GrantRecord(d["client"], d["method"], _utc(d["granted_at"]))
+                for d in self.db["grants"].find().sort([("client", ASCENDING), ("method", ASCENDING)])]
+
+    def group_records(self) -> list[GroupRecord]:
+        return [GroupRecord(d["_id"], d.get("description", ""), tuple(sorted(d["subsystems"])))
+                for d in self.db["groups"].find().sort("_id", ASCENDING)]
 
     # -- helpers --------------------------------------------------------------------------------
     def _bump(self) -> int:
@@ -192,6 +231,11 @@ class RegistryStore:
     def _require(self, collection: str, key: str, what: str) -> None:
         if not self.db[collection].count_documents({"_id": key}, limit=1):
             raise NotFound(collection.rstrip("s"), f"no {what} is registered")
+
+
+def _utc(value: Any) -> Any:
+    """A time as stored (naive UTC unless the client is tz_aware), as an aware UTC time."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
 
 
 def _limits_doc(limits: Limits) -> Document:

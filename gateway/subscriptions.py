@@ -6,8 +6,10 @@ newly archived events. The position is an event id the caller received, so a bro
 after it with nothing skipped or repeated. Rights are checked before the first event and again
 before every page: a revoked grant, a revoked certificate or maintenance ends the stream.
 
-Each open stream holds a gateway worker thread, so they are capped (EGOV_GATEWAY_MAX_SUBSCRIPTIONS,
-beyond it RESOURCE_EXHAUSTED) and end after EGOV_GATEWAY_STREAM_MAX_SECONDS (status OK: resume).
+Each open stream holds a gateway worker thread, so they are capped, per member
+(EGOV_GATEWAY_MEMBER_SUBSCRIPTIONS: one agency cannot take every stream) and in all
+(EGOV_GATEWAY_MAX_SUBSCRIPTIONS), beyond either RESOURCE_EXHAUSTED, and end after
+EGOV_GATEWAY_STREAM_MAX_SECONDS (status OK: resume).
 """
 
 from __future__ import annotations  # grpc's generic types exist only in its stubs
@@ -37,13 +39,15 @@ PAGE_TIMEOUT_SECONDS = 10.0
 
 class EventFeed:
     def __init__(self, backend: RpcBackend, registry: Callable[[], Registry], *, max_open: int,
-                 poll_seconds: float = 0.5, page_size: int = 100) -> None:
+                 max_per_member: int | None = None, poll_seconds: float = 0.5, page_size: int = 100) -> None:
         self._backend = backend
         self._registry = registry
         self._poll_seconds = poll_seconds
         self._page_size = page_size
         self._max_open = max_open
-        self._open = threading.BoundedSemaphore(max_open)
+        self._max_per_member = max_per_member or max_open
+        self._open_by_member: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._stopping = threading.Event()
 
     def functions(self) -> Mapping[str, LocalStreamFunction]:
@@ -59,13 +63,27 @@ class EventFeed:
             raise InvalidArgument("start", "give after_event_id or start, not both")
         subsystem = SubsystemId.parse(caller.subject)
         types = readable_types(request.types, self._registry().granted_methods(subsystem))
-        if not self._open.acquire(blocking=False):
-            raise GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"the gateway serves at most {self._max_open} subscriptions at once; retry later")
+        member = str(subsystem.member)
+        self._take_slot(member)
         try:
             yield from self._follow(request, subsystem, types, context)
         finally:
-            self._open.release()
+            with self._lock:
+                self._open_by_member[member] -= 1
+                if not self._open_by_member[member]:
+                    del self._open_by_member[member]
+
+    def _take_slot(self, member: str) -> None:
+        with self._lock:
+            mine = self._open_by_member.get(member, 0)
+            if mine >= self._max_per_member:
+                raise GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                   f"member {member} already has {mine} subscription(s) open on this gateway, its "
+                                   f"limit; close one or retry later")
+            if sum(self._open_by_member.values()) >= self._max_open:
+                raise GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                   f"the gateway serves at most {self._max_open} subscriptions at once; retry later")
+            self._open_by_member[member] = mine + 1
 
     def _follow(self, request: pb.SubscribeRequest, subsystem: SubsystemId, types: tuple[str, ...],
                 context: grpc.ServicerContext) -> Iterator[pb.SubscribeResponse]:

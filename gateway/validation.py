@@ -1,16 +1,24 @@
-"""Request validation from the `(egov.common.v1.rules)` field options, before any service sees it.
+"""Request normalisation and validation from the `(egov.common.v1.rules)` field options, before any
+service sees a request.
+
+Normalisation (`normalize`): every text field, at any depth and in every repeated item, becomes NFC,
+so "Nguyễn" typed with combining accents (NFD, as some keyboards and macOS send it) and with
+precomposed letters are the same text: stored the same, found the same, and counted the same by
+the length rules, which `validate` checks after it.
 
 Rules (protos/egov/common/v1/options.proto): `required` (strings and bytes non-empty, messages
 present, enums not 0, repeated fields not empty), `pattern` (full match, strings and each item of
 repeated strings), `min_len`/`max_len` (characters for strings, bytes for bytes, items for repeated
-fields), `min`/`max` with `has_min`/`has_max` (integers). Enum values the proto does not define are
-refused wherever they appear. Sub-messages and repeated messages are checked too; the first
-violation is raised as `InvalidArgument` naming its path, e.g. `documents[2].sha256`.
+fields), `item_max_len` (each item of a repeated string; every repeated string field must have
+one, checked at start-up), `min`/`max` with `has_min`/`has_max` (integers). Enum values the proto
+does not define are refused wherever they appear. Sub-messages and repeated messages are checked
+too; the first violation is raised as `InvalidArgument` naming its path, e.g. `documents[2].sha256`.
 
 Each message type is planned once (its rules read, its patterns compiled) and the plan reused.
 """
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -44,6 +52,10 @@ class _FieldPlan:
     def is_bytes(self) -> bool:
         return self.field.type == FieldDescriptor.TYPE_BYTES
 
+    @property
+    def is_text(self) -> bool:
+        return self.field.cpp_type == _STRING and not self.is_bytes
+
 
 _plans: dict[str, tuple[_FieldPlan, ...]] = {}
 
@@ -51,6 +63,29 @@ _plans: dict[str, tuple[_FieldPlan, ...]] = {}
 def validate(message: Message) -> None:
     """Raise `InvalidArgument("<path>", "<what is wrong>")` for the first broken rule."""
     _check_message(message, "")
+
+
+def normalize(message: Message) -> Message:
+    """Every text field of `message` in NFC, in place; returns the message."""
+    for plan in _plan(_descriptor(message)):
+        name = plan.field.name
+        if plan.field.cpp_type == _MESSAGE:
+            if plan.field.is_repeated:
+                for item in getattr(message, name):
+                    normalize(item)
+            elif message.HasField(name):
+                normalize(getattr(message, name))
+        elif plan.is_text:
+            if plan.field.is_repeated:
+                items = getattr(message, name)
+                for index, item in enumerate(items):
+                    if not unicodedata.is_normalized("NFC", item):
+                        items[index] = unicodedata.normalize("NFC", item)
+            else:
+                value = getattr(message, name)
+                if not unicodedata.is_normalized("NFC", value):
+                    setattr(message, name, unicodedata.normalize("NFC", value))
+    return message
 
 
 def prepare(message_class: type[Message]) -> None:
@@ -77,7 +112,7 @@ def _plan(descriptor: Descriptor) -> tuple[_FieldPlan, ...]:
 def _plan_field(field: FieldDescriptor) -> _FieldPlan | None:
     options = field.GetOptions()
     has_rules = options.HasExtension(options_pb2.rules)
-    if not has_rules and field.cpp_type not in (_MESSAGE, _ENUM):
+    if not has_rules and field.cpp_type not in (_MESSAGE, _ENUM, _STRING):
         return None
     rules = options.Extensions[options_pb2.rules] if has_rules else options_pb2.FieldRules()
     _check_rules_apply(field, rules)
@@ -105,6 +140,10 @@ def _check_rules_apply(field: FieldDescriptor, rules: options_pb2.FieldRules) ->
         refuse("min is greater than max")
     if rules.max_len and rules.min_len > rules.max_len:
         refuse("min_len is greater than max_len")
+    if rules.item_max_len and not (field.is_repeated and field.cpp_type == _STRING):
+        refuse("item_max_len applies to repeated strings and bytes only")
+    if field.is_repeated and field.cpp_type == _STRING and not rules.item_max_len:
+        refuse("a repeated string field needs item_max_len: every item's length must be capped")
 
 
 def _check_message(message: Message, prefix: str) -> None:
@@ -138,8 +177,13 @@ def _check_repeated(plan: _FieldPlan, items: Sequence[Any], path: str) -> None:
             _check_message(item, item_path + ".")
         elif cpp_type == _ENUM:
             _check_enum_defined(plan, item, item_path)
-        elif plan.pattern is not None and not plan.pattern.fullmatch(item):
-            raise InvalidArgument(item_path, f"must match {plan.pattern.pattern}")
+        elif cpp_type == _STRING:
+            if len(item) > rules.item_max_len:
+                unit = "byte" if plan.is_bytes else "character"
+                raise InvalidArgument(item_path,
+                                      f"must be at most {rules.item_max_len} {unit}{_plural(rules.item_max_len)}")
+            if plan.pattern is not None and not plan.pattern.fullmatch(item):
+                raise InvalidArgument(item_path, f"must match {plan.pattern.pattern}")
 
 
 def _check_scalar(plan: _FieldPlan, value: Any, path: str) -> None:
