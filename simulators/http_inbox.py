@@ -5,10 +5,17 @@ offer, and a clean stop on SIGTERM.
 gateway dedupes on the client's reference: a repeated `client_ref` returns the first message_id and
 is not delivered again (`submissions` counts how often it was posted). `GET /messages[?to=]` lists
 what was delivered, oldest first.
+
+Like a real provider it can serve https only (`--tls-cert/--tls-key`) and demand the client's API
+key (`--api-key-file`): `Authorization: Bearer <key>` on a POST, else 401 and nothing delivered.
+Reading back (GET) is the simulator's own test API and needs no key.
 """
 
+import argparse
+import hmac
 import json
 import signal
+import ssl
 import threading
 import uuid
 from collections.abc import Callable
@@ -59,8 +66,31 @@ def _string(payload: dict[str, Any], name: str, *, required: bool, max_len: int)
     return value
 
 
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-cert", help="serve https with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="... and this key")
+    parser.add_argument("--api-key-file", help="require this API key (Authorization: Bearer) on POST")
+
+
+def secure(server: ThreadingHTTPServer, tls_cert: str | None, tls_key: str | None) -> str:
+    """Wraps the listening socket in TLS when a certificate is given; the URL scheme it serves."""
+    if not tls_cert:
+        return "http"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_cert, tls_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return "https"
+
+
+def read_api_key(path: str | None) -> str:
+    if not path:
+        return ""
+    with open(path) as f:
+        return f.read().strip()
+
+
 def make_gateway(host: str, port: int, inbox: Inbox, check_to: Callable[[str], str | None],
-                 name: str) -> ThreadingHTTPServer:
+                 name: str, api_key: str = "") -> ThreadingHTTPServer:
     """check_to returns why a recipient is unacceptable, or None."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -88,6 +118,9 @@ def make_gateway(host: str, port: int, inbox: Inbox, check_to: Callable[[str], s
         def do_POST(self) -> None:
             if urlsplit(self.path).path != "/messages":
                 self._reply(404, {"error": f"no such resource {self.path}"})
+                return
+            if api_key and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {api_key}"):
+                self._reply(401, {"error": "a valid API key is required (Authorization: Bearer <key>)"})
                 return
             try:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -6,11 +6,16 @@ headers, received_at, submissions}]}, with headers and body decoded (UTF-8 text)
 
 Like the mail services citizens use, it shows a message once per Message-ID: the same message
 delivered again (a sender's retry) only raises its `submissions` count.
+
+Like a submission server (port 587), it can require STARTTLS (`--tls-cert/--tls-key`) and then
+AUTH PLAIN/LOGIN (`--auth-user`, `--auth-password-file`): before STARTTLS only EHLO, STARTTLS and
+QUIT are answered, and no mail is taken before a successful login.
 """
 
 import argparse
 import json
 import re
+import ssl
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -23,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from simulators.http_inbox import serve_until_terminated
 
@@ -95,6 +100,19 @@ class SmtpHandler:
         return "250 Message accepted for delivery"
 
 
+class Login:
+    """aiosmtpd authenticator accepting exactly one user and password."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user.encode(), password.encode()
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            self.user, self.password)
+        return AuthResult(success=ok, handled=False)
+
+
 def make_api(host: str, port: int, mailbox: Mailbox) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         server_version = "mailbox-simulator/1.0"
@@ -124,9 +142,26 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--smtp-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--tls-cert", help="require STARTTLS, with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="... and this key")
+    parser.add_argument("--auth-user", help="require AUTH (after STARTTLS) as this user")
+    parser.add_argument("--auth-password-file", help="... with the password in this file")
     args = parser.parse_args()
+    if bool(args.auth_user) != bool(args.auth_password_file) or (args.auth_user and not args.tls_cert):
+        parser.error("--auth-user needs --auth-password-file and --tls-cert (AUTH only after STARTTLS)")
+    security: dict[str, Any] = {}
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        security = {"tls_context": context, "require_starttls": True}
+    if args.auth_user:
+        with open(args.auth_password_file) as f:
+            password = f.read().strip()
+        security |= {"authenticator": Login(args.auth_user, password), "auth_required": True,
+                     "auth_require_tls": True}
     mailbox = Mailbox()
-    smtp = Controller(SmtpHandler(mailbox), hostname=args.host, port=args.smtp_port, enable_SMTPUTF8=True)
+    smtp = Controller(SmtpHandler(mailbox), hostname=args.host, port=args.smtp_port, enable_SMTPUTF8=True,
+                      **security)
     smtp.start()
     api = make_api(args.host, args.http_port, mailbox)
     print(f"mailbox simulator: SMTP on {args.host}:{args.smtp_port}, "

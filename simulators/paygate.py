@@ -1,16 +1,24 @@
 """A payment intermediary (a bank or e-wallet connected to the PayGov hub), simulated.
 
 The platform opens a transaction for a bill; the citizen's bank app pays it; the intermediary then
-notifies the platform with a signed callback, retried with back-off until it is acknowledged.
-Refunds are idempotent on the caller's key, so a platform that retries never refunds twice.
+notifies the platform with a signed callback, retried with back-off until it is acknowledged or
+`--callback-attempts` ran out (10 by default, about 31 s). Refunds are idempotent on the caller's
+key, so a platform that retries never refunds twice. A transaction not yet paid can be voided: it
+can then never be paid. As real intermediaries offer, the merchant can query a transaction by its
+own reference, to learn of a payment whose notice it never received.
 
-    python -m simulators.paygate --port 8101 --secret s3cret
+    python -m simulators.paygate --port 8101 --merchant-code HUEGOV --secret s3cret
 
-HTTP, JSON bodies:
+The merchant API (signed by the merchant: services/common/merchant_signature.py; refused 401
+without the merchant code, with a wrong signature or a stale time, 409 for a request id used before):
     POST /transactions              {merchant_ref, amount_vnd, description, callback_url} -> 201
-    GET  /transactions/{id}         status, the callback body and every delivery attempt
-    POST /transactions/{id}/pay     what the citizen's bank app does
+    POST /transactions/void         {merchant_ref} -> 200 {status: VOIDED}; 409 {status} once paid
+    POST /transactions/query        {merchant_ref} -> 200 {transaction_id, status, amount_vnd, paid_at,
+                                    refunded_vnd}; status PENDING, SUCCESS, VOIDED or REFUNDED
     POST /refunds                   {merchant_ref, amount_vnd, idempotency_key} -> 201 {refund_id}
+What the citizen's bank app does, and what tests inspect (unsigned):
+    POST /transactions/{id}/pay
+    GET  /transactions/{id}         status, the callback body and every delivery attempt
     GET  /refunds?merchant_ref=...  the refunds made for a merchant reference
 """
 
@@ -19,206 +27,26 @@ import json
 import logging
 import signal
 import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-import uuid
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from services.common.callback_signature import sign
+from services.common.merchant_signature import SignedRequest
+from simulators.paygate_books import (
+    DEFAULT_MERCHANT_CODE,
+    MAX_CALLBACK_ATTEMPTS,
+    Paygate,
+    Rejected,
+)
+
+__all__ = ["Paygate", "PaygateServer", "Rejected"]
 
 log = logging.getLogger("paygate")
 
-MAX_CALLBACK_ATTEMPTS = 10
-FIRST_RETRY_DELAY = 0.2
-MAX_RETRY_DELAY = 5.0
-CALLBACK_TIMEOUT = 5.0
-
-
-class Rejected(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class CallbackAttempt:
-    attempt: int
-    at: str
-    timestamp: str
-    nonce: str
-    signature: str
-    status: int | None = None
-    error: str = ""
-
-
-@dataclass
-class Transaction:
-    transaction_id: str
-    merchant_ref: str
-    amount_vnd: int
-    description: str
-    callback_url: str
-    payment_url: str
-    status: str = "PENDING"
-    created_at: str = ""
-    paid_at: str = ""
-    callback_body: str = ""
-    callback_attempts: list[CallbackAttempt] = field(default_factory=list)
-
-
-@dataclass
-class Refund:
-    refund_id: str
-    merchant_ref: str
-    amount_vnd: int
-    idempotency_key: str
-    created_at: str
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _text(body: dict[str, Any], name: str, max_len: int = 256) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value or len(value) > max_len:
-        raise Rejected(400, f"{name}: a non-empty string of at most {max_len} characters is required")
-    return value
-
-
-def _amount(body: dict[str, Any]) -> int:
-    value = body.get("amount_vnd")
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise Rejected(400, "amount_vnd: a positive whole number of dong is required")
-    return value
-
-
-class Paygate:
-    """The intermediary's books; every method is safe to call from many request threads."""
-
-    def __init__(self, secret: str, stopping: threading.Event) -> None:
-        self._secret = secret
-        self._stopping = stopping
-        self._lock = threading.Lock()
-        self._transactions: dict[str, Transaction] = {}
-        self._by_merchant_ref: dict[str, str] = {}
-        self._refunds: dict[str, Refund] = {}
-
-    def open_transaction(self, body: dict[str, Any], base_url: str) -> tuple[Transaction, bool]:
-        merchant_ref = _text(body, "merchant_ref", 64)
-        amount = _amount(body)
-        description = str(body.get("description", ""))[:256]
-        callback_url = _text(body, "callback_url", 2048)
-        if urllib.parse.urlsplit(callback_url).scheme not in ("http", "https"):
-            raise Rejected(400, "callback_url: must be an http(s) URL")
-        with self._lock:
-            existing = self._by_merchant_ref.get(merchant_ref)
-            if existing is not None:
-                txn = self._transactions[existing]
-                if txn.amount_vnd != amount:
-                    raise Rejected(409, f"merchant_ref {merchant_ref} is open for {txn.amount_vnd} VND")
-                return txn, False
-            transaction_id = "PG" + uuid.uuid4().hex[:16].upper()
-            payment_url = f"{base_url}/transactions/{transaction_id}/pay"
-            txn = Transaction(transaction_id, merchant_ref, amount, description, callback_url, payment_url,
-                              created_at=now_iso())
-            self._transactions[transaction_id] = txn
-            self._by_merchant_ref[merchant_ref] = transaction_id
-            return txn, True
-
-    def transaction(self, transaction_id: str) -> dict[str, Any]:
-        with self._lock:
-            txn = self._find(transaction_id)
-            return asdict(txn)
-
-    def pay(self, transaction_id: str) -> dict[str, Any]:
-        with self._lock:
-            txn = self._find(transaction_id)
-            if txn.status != "PENDING":
-                raise Rejected(409, f"transaction {transaction_id} is {txn.status}")
-            txn.status = "SUCCESS"
-            txn.paid_at = now_iso()
-            txn.callback_body = json.dumps({
-                "transaction_id": txn.transaction_id, "merchant_ref": txn.merchant_ref,
-                "amount_vnd": txn.amount_vnd, "status": "SUCCESS", "paid_at": txn.paid_at,
-            })
-            result = {"transaction_id": txn.transaction_id, "status": txn.status, "paid_at": txn.paid_at}
-        threading.Thread(target=self._deliver_callback, args=(txn,), daemon=True,
-                         name=f"callback-{transaction_id}").start()
-        return result
-
-    def refund(self, body: dict[str, Any]) -> tuple[Refund, bool]:
-        merchant_ref = _text(body, "merchant_ref", 64)
-        amount = _amount(body)
-        key = _text(body, "idempotency_key", 128)
-        with self._lock:
-            existing = self._refunds.get(key)
-            if existing is not None:
-                if (existing.merchant_ref, existing.amount_vnd) != (merchant_ref, amount):
-                    raise Rejected(409, f"idempotency_key {key} was used for a different refund")
-                return existing, False
-            transaction_id = self._by_merchant_ref.get(merchant_ref)
-            txn = self._transactions.get(transaction_id or "")
-            if txn is None or txn.status not in ("SUCCESS", "REFUNDED"):
-                raise Rejected(409, f"merchant_ref {merchant_ref} has no paid transaction")
-            refunded = sum(r.amount_vnd for r in self._refunds.values() if r.merchant_ref == merchant_ref)
-            if refunded + amount > txn.amount_vnd:
-                raise Rejected(409, f"amount_vnd: only {txn.amount_vnd - refunded} VND is left to refund")
-            refund = Refund("RF" + uuid.uuid4().hex[:16].upper(), merchant_ref, amount, key, now_iso())
-            self._refunds[key] = refund
-            txn.status = "REFUNDED"
-            return refund, True
-
-    def refunds(self, merchant_ref: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [asdict(r) for r in self._refunds.values()
-                    if not merchant_ref or r.merchant_ref == merchant_ref]
-
-    def _find(self, transaction_id: str) -> Transaction:
-        txn = self._transactions.get(transaction_id)
-        if txn is None:
-            raise Rejected(404, f"no transaction {transaction_id}")
-        return txn
-
-    def _deliver_callback(self, txn: Transaction) -> None:
-        """Sign afresh for every attempt (a new timestamp and nonce), so a late retry is not stale."""
-        body = txn.callback_body.encode()
-        delay = FIRST_RETRY_DELAY
-        for number in range(1, MAX_CALLBACK_ATTEMPTS + 1):
-            timestamp, nonce = str(int(time.time())), uuid.uuid4().hex
-            signature = sign(self._secret, body, timestamp, nonce)
-            attempt = CallbackAttempt(number, now_iso(), timestamp, nonce, signature)
-            request = urllib.request.Request(txn.callback_url, data=body, method="POST", headers={
-                "Content-Type": "application/json",
-                "X-Paygate-Timestamp": attempt.timestamp,
-                "X-Paygate-Nonce": attempt.nonce,
-                "X-Paygate-Signature": attempt.signature,
-            })
-            try:
-                with urllib.request.urlopen(request, timeout=CALLBACK_TIMEOUT) as response:
-                    attempt.status = response.status
-            except urllib.error.HTTPError as exc:
-                attempt.status = exc.code
-            except OSError as exc:
-                attempt.error = str(exc)
-            with self._lock:
-                txn.callback_attempts.append(attempt)
-            if attempt.status is not None and 200 <= attempt.status < 300:
-                return
-            log.warning("callback %d for %s failed (%s); retrying in %.1f s", number, txn.transaction_id,
-                        attempt.status or attempt.error, delay)
-            if self._stopping.wait(delay):
-                return
-            delay = min(delay * 2, MAX_RETRY_DELAY)
-        log.error("callback for %s abandoned after %d attempts", txn.transaction_id, MAX_CALLBACK_ATTEMPTS)
+MAX_BODY_BYTES = 64 * 1024
+MERCHANT_ROUTES = {("POST", "/transactions"), ("POST", "/transactions/void"), ("POST", "/transactions/query"),
+                   ("POST", "/refunds")}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -235,18 +63,25 @@ class Handler(BaseHTTPRequestHandler):
         parts = [p for p in url.path.split("/") if p]
         paygate = self.server.paygate
         try:
+            raw = self._body() if method == "POST" else b""
+            if (method, url.path.rstrip("/")) in MERCHANT_ROUTES:
+                paygate.check_merchant(method, url.path, raw, SignedRequest.from_headers(self.headers))
             match method, parts:
                 case "POST", ["transactions"]:
-                    txn, created = paygate.open_transaction(self._json(), self._base_url())
+                    txn, created = paygate.open_transaction(self._json(raw), self._base_url())
                     self._reply(201 if created else 200, {"transaction_id": txn.transaction_id,
                                                           "payment_url": txn.payment_url,
                                                           "amount_vnd": txn.amount_vnd})
+                case "POST", ["transactions", "void"]:
+                    self._reply(200, paygate.void(self._json(raw)))
+                case "POST", ["transactions", "query"]:
+                    self._reply(200, paygate.query(self._json(raw)))
                 case "GET", ["transactions", transaction_id]:
                     self._reply(200, paygate.transaction(transaction_id))
                 case "POST", ["transactions", transaction_id, "pay"]:
                     self._reply(200, paygate.pay(transaction_id))
                 case "POST", ["refunds"]:
-                    refund, created = paygate.refund(self._json())
+                    refund, created = paygate.refund(self._json(raw))
                     self._reply(201 if created else 200, asdict(refund))
                 case "GET", ["refunds"]:
                     merchant_ref = urllib.parse.parse_qs(url.query).get("merchant_ref", [""])[0]
@@ -256,14 +91,19 @@ class Handler(BaseHTTPRequestHandler):
                 case _:
                     raise Rejected(404, f"no route {method} {url.path}")
         except Rejected as exc:
-            self._reply(exc.status, {"error": exc.message})
+            self._reply(exc.status, {"error": exc.message, **exc.details})
 
-    def _json(self) -> dict[str, Any]:
+    def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > 64 * 1024:
-            raise Rejected(413, "body too large")
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise Rejected(413, f"body: more than {MAX_BODY_BYTES} bytes")
+        return self.rfile.read(length)
+
+    @staticmethod
+    def _json(raw: bytes) -> dict[str, Any]:
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(raw or b"{}")
         except json.JSONDecodeError as exc:
             raise Rejected(400, f"body is not JSON: {exc}") from exc
         if not isinstance(body, dict):
@@ -299,12 +139,17 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--secret", required=True, help="shared secret for callback signatures")
+    parser.add_argument("--secret", required=True,
+                        help="the merchant's secret: signs callbacks, verifies the merchant's calls")
+    parser.add_argument("--merchant-code", default=DEFAULT_MERCHANT_CODE, help="the one merchant served")
+    parser.add_argument("--callback-attempts", type=int, default=MAX_CALLBACK_ATTEMPTS,
+                        help="deliveries of a payment notice before giving up")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s paygate %(levelname)s %(message)s")
 
     stopping = threading.Event()
-    server = PaygateServer((args.host, args.port), Paygate(args.secret, stopping))
+    paygate = Paygate(args.secret, stopping, args.merchant_code, args.callback_attempts)
+    server = PaygateServer((args.host, args.port), paygate)
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)

@@ -3,6 +3,8 @@
 The platform books a shipment; the operator answers with an S10 tracking number, then walks the
 item through PICKED_UP, IN_TRANSIT and DELIVERED, telling the platform each step with a signed
 callback, retried with back-off until acknowledged. Bookings are idempotent on `reference`.
+A street containing "không có người nhận" (nobody there to receive it) ends FAILED instead of DELIVERED:
+the scenario of a result the post brings back to the desk.
 
     python -m simulators.postal_operator --port 8103 --secret s3cret [--step-delay 0.05]
 
@@ -37,6 +39,7 @@ from services.common.callback_signature import sign
 
 log = logging.getLogger("postal_operator")
 
+UNDELIVERABLE = "không có người nhận"
 SERVICE_CODE = "EB"   # EMS, the express service results are returned by
 COUNTRY = "VN"
 S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
@@ -176,6 +179,8 @@ class PostalOperator:
             ("IN_TRANSIT", f"Trung tâm khai thác {address['province']}"),
             ("DELIVERED", f"{address['commune']}, {address['district']}"),
         )
+        if UNDELIVERABLE in address["street"].lower():
+            steps = (*steps[:2], ("FAILED", f"{address['commune']}, {address['district']}: không có người nhận"))
         for status, location in steps:
             if self._stopping.wait(self._step_delay):
                 return

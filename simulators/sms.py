@@ -5,7 +5,14 @@ Recipients are E.164 numbers; see simulators/http_inbox.py for the API."""
 import argparse
 import re
 
-from simulators.http_inbox import Inbox, make_gateway, serve_until_terminated
+from simulators.http_inbox import (
+    Inbox,
+    add_security_arguments,
+    make_gateway,
+    read_api_key,
+    secure,
+    serve_until_terminated,
+)
 
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
@@ -18,9 +25,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    add_security_arguments(parser)
     args = parser.parse_args()
-    server = make_gateway(args.host, args.port, Inbox(), check_phone, "sms")
-    print(f"SMS gateway simulator on http://{args.host}:{args.port}/messages", flush=True)
+    server = make_gateway(args.host, args.port, Inbox(), check_phone, "sms", read_api_key(args.api_key_file))
+    scheme = secure(server, args.tls_cert, args.tls_key)
+    print(f"SMS gateway simulator on {scheme}://{args.host}:{args.port}/messages", flush=True)
     serve_until_terminated([server])
 
 
