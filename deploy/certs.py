@@ -20,6 +20,11 @@ What it writes into DIR (keys are PEM, mode 0600):
   (EGOV_GATEWAY_SEAL_KEY_FILE) and its public half for auditors; `message-log.key`: 32 random bytes,
   the message log's HMAC key (EGOV_GATEWAY_LOG_KEY_FILE). These two are made once and never
   replaced: a new seal key cannot verify old seals, a new log key breaks pseudonyms' continuity.
+- `gateway-caller.key` / `gateway-caller.pub.pem`: the Ed25519 key with which the gateway signs the
+  caller of every call it forwards (EGOV_GATEWAY_CALLER_KEY_FILE; services verify with the public
+  half, EGOV_GATEWAY_CALLER_PUBLIC_KEY_FILE); `operator.key` / `operator.pub.pem`: the operators' own
+  key, which signs operator commands (EGOV_OPERATOR_KEY_FILE, held by operators only; services
+  verify with EGOV_OPERATOR_PUBLIC_KEY_FILE). See services/common/caller_proof.py.
 """
 
 import argparse
@@ -137,6 +142,19 @@ def make_log_keys(out: Path) -> None:
         write_secret(out / "message-log.key", secrets.token_bytes(32))
 
 
+def make_caller_keys(out: Path) -> None:
+    """The gateway's caller signing key and the operators' key, unless they exist."""
+    for name in ("gateway-caller", "operator"):
+        if (out / f"{name}.key").exists():
+            continue
+        key = Ed25519PrivateKey.generate()
+        write_secret(out / f"{name}.key", key.private_bytes(serialization.Encoding.PEM,
+                                                            serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+        (out / f"{name}.pub.pem").write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
 def file_name(subsystem_id: str) -> str:
     """`VN/GOV/000.00.15.H57/one-stop-desk` → `GOV_000.00.15.H57_one-stop-desk`."""
     return "_".join(subsystem_id.split("/")[1:])
@@ -167,6 +185,7 @@ def make_all(out: Path, agencies: Sequence[str] = DEMO_AGENCIES,
         once(out / "external", name, name, (name, "localhost", "127.0.0.1"), client=False)
     once(out / "external", "gateway-client", "gateway")
     make_log_keys(out)
+    make_caller_keys(out)
     return ca
 
 

@@ -7,7 +7,8 @@
 - the gateway's test CA, certificates and message log keys (deploy/certs.py), made once into the
   `certs` volume (agency client certificates included, for trying the mutual TLS port), and copied
   under the names the gateway reads into `gateway-tls` (tls.crt, tls.key, ca.crt) and
-  `gateway-log-keys` (message-log.key, gateway-seal.key);
+  `gateway-log-keys` (message-log.key, gateway-seal.key), and the CA alone into `gateway-ca` (ca.crt),
+  for the clients of the gateway's TLS port inside the stack (the supervisors' dashboard);
 - for the outbound exchange, from the same `certs`: identity's client certificate with the CA
   (`identity-outbound`: tls.crt, tls.key, ca.crt), the gateway's client certificate towards external
   systems (`gateway-outbound-client`: tls.crt, tls.key), and the simulated external systems' server
@@ -52,12 +53,22 @@ def copy_for_platform(source: Path, target: Path, mode: int) -> None:
     target.chmod(mode)
 
 
-def make_gateway_material(certs: Path, tls: Path, log_keys: Path) -> None:
+def make_gateway_material(certs: Path, tls: Path, log_keys: Path, gateway_ca: Path) -> None:
     make_all(certs)
     for source, target in (("gateway.pem", "tls.crt"), ("gateway.key", "tls.key"), ("ca.pem", "ca.crt")):
         copy_for_platform(certs / source, tls / target, 0o400 if target.endswith(".key") else 0o444)
+    # Never the gateway's key: the dashboard only verifies whom it talks to.
+    copy_for_platform(certs / "ca.pem", gateway_ca / "ca.crt", 0o444)
     for name in ("message-log.key", "gateway-seal.key"):
         copy_for_platform(certs / name, log_keys / name, 0o400)
+
+
+def make_caller_material(certs: Path, caller_keys: Path, gateway_caller_key: Path) -> None:
+    """The caller keys make_gateway_material made: the public halves for the services, the gateway's
+    private key for the gateway. The operators' private key stays in `certs` (compose's operators)."""
+    for name in ("gateway-caller.pub.pem", "operator.pub.pem"):
+        copy_for_platform(certs / name, caller_keys / name, 0o444)
+    copy_for_platform(certs / "gateway-caller.key", gateway_caller_key / "gateway-caller.key", 0o400)
 
 
 def make_outbound_material(certs: Path, identity: Path, gateway_client: Path, external: Path) -> None:
@@ -91,13 +102,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--certs", type=Path, required=True)
     parser.add_argument("--gateway-tls", type=Path, required=True)
     parser.add_argument("--gateway-log-keys", type=Path, required=True)
+    parser.add_argument("--gateway-ca", type=Path, required=True)
     parser.add_argument("--identity-outbound", type=Path, required=True)
     parser.add_argument("--gateway-outbound-client", type=Path, required=True)
     parser.add_argument("--external-systems", type=Path, required=True)
+    parser.add_argument("--caller-keys", type=Path, required=True)
+    parser.add_argument("--gateway-caller-key", type=Path, required=True)
     args = parser.parse_args(argv)
     make_token_keys(args.token_keys, args.token_public_key)
-    make_gateway_material(args.certs, args.gateway_tls, args.gateway_log_keys)
+    make_gateway_material(args.certs, args.gateway_tls, args.gateway_log_keys, args.gateway_ca)
     make_outbound_material(args.certs, args.identity_outbound, args.gateway_outbound_client, args.external_systems)
+    make_caller_material(args.certs, args.caller_keys, args.gateway_caller_key)
     try:
         write_broker_user(args.broker_definitions)
     except ValueError as exc:

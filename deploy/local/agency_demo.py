@@ -1,23 +1,20 @@
 """An agency system on the platform `make run` brings up: the province's one-stop desk registered as
-a member subsystem with a grant of GetDossier (as `egov-gateway` would), then calling through the
-agency front with its client certificate, and a call without one refused."""
+a member subsystem with a grant of GetDossier (deploy/registrations.py, as `egov-gateway apply`
+would), then calling through the agency front with its client certificate, and a call without one
+refused."""
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import grpc
-from cryptography import x509
 
 from deploy.certs import file_name
-from deploy.local.stack import Stack, certificate_of
+from deploy.local.stack import Stack
+from deploy.registrations import DESK, one_stop_desk
 from egov.procedures.v1 import procedures_pb2 as pp
 from egov.procedures.v1 import procedures_pb2_grpc
-from gateway.members import Channel, Grant, Member, Subsystem, SubsystemId
-from gateway.registry_store import RegistryStore
 
-DESK = SubsystemId.parse("VN/GOV/000.00.15.H57/one-stop-desk")
-GET_DOSSIER = "/egov.procedures.v1.ProcedureService/GetDossier"
+__all__ = ["DESK", "AgencyRead", "read_as_desk", "register_desk"]
 
 
 @dataclass(frozen=True)
@@ -28,13 +25,7 @@ class AgencyRead:
 
 
 def register_desk(stack: Stack) -> None:
-    certificate = x509.load_pem_x509_certificate(_desk_files(stack)[0].read_bytes())
-    stack.change_registry([
-        partial(RegistryStore.add_member, member=Member(DESK.member, "Sở Tư pháp tỉnh Thừa Thiên Huế")),
-        partial(RegistryStore.add_subsystem, subsystem=Subsystem(DESK, Channel.COUNTER)),
-        partial(RegistryStore.register_certificate, certificate=certificate_of(DESK, certificate)),
-        partial(RegistryStore.add_grant, grant=Grant.for_subsystem(DESK, GET_DOSSIER)),
-    ])
+    stack.register(one_stop_desk())
 
 
 def read_as_desk(stack: Stack, dossier_code: str) -> AgencyRead:
@@ -56,4 +47,4 @@ def read_as_desk(stack: Stack, dossier_code: str) -> AgencyRead:
 
 def _desk_files(stack: Stack) -> tuple[Path, Path]:
     directory = stack.workdir / "certs" / "agencies"
-    return directory / f"{file_name(str(DESK))}.pem", directory / f"{file_name(str(DESK))}.key"
+    return directory / f"{file_name(DESK)}.pem", directory / f"{file_name(DESK)}.key"

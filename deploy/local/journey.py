@@ -3,15 +3,17 @@ citizen's app would: `make run` prints it step by step; the e2e tests assert on 
 
 import hashlib
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import grpc
+import pyotp
 
 from egov.common.v1 import caller_pb2
 from egov.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -21,16 +23,58 @@ from egov.postal.v1 import postal_pb2, postal_pb2_grpc
 from egov.procedures.v1 import procedures_pb2 as pp
 from egov.procedures.v1 import procedures_pb2_grpc
 
+if TYPE_CHECKING:
+    from deploy.local.stack import Stack
+
 ROOT = Path(__file__).resolve().parents[2]
 POPULATION = ROOT / "simulators" / "data" / "population.json"
 T = TypeVar("T")
 
 
 def residents() -> list[dict[str, Any]]:
-    """The simulated national population database's residents (the first ones are well known)."""
+    """The simulated national population database's living residents who can register online: the
+    database holds a phone or an e-mail address for them, where their one-time code goes (the
+    first ones are well known)."""
     data = json.loads(POPULATION.read_text(encoding="utf-8"))
     people = data["residents"] if isinstance(data, dict) else data
-    return [p for p in people if not p.get("deceased")]
+    return [p for p in people if not p.get("deceased") and (p.get("phone") or p.get("email"))]
+
+
+_CODE = re.compile(r"\b([0-9]{6})\b")
+
+
+@dataclass(frozen=True)
+class Phone:
+    """What a person reads one-time codes on: the SMS gateway's and the mailbox's message lists,
+    looked at for the phone or e-mail address the population database holds for them."""
+
+    sms_url: str
+    mailbox_url: str
+
+    @classmethod
+    def of(cls, stack: "Stack") -> "Phone":
+        return cls(f"http://127.0.0.1:{stack.ports.sms}", f"http://127.0.0.1:{stack.ports.mailbox_http}")
+
+    def messages(self, resident: dict[str, Any]) -> list[str]:
+        if resident.get("phone"):
+            return [m["text"] for m in _get_json(f"{self.sms_url}/messages?to="
+                                                 f"{urllib.parse.quote(resident['phone'])}")["messages"]]
+        return [m["body"] for m in read_mailbox(self.mailbox_url, resident["email"])]
+
+    def wait_for_code(self, resident: dict[str, Any], seen: int, timeout: float = 15.0) -> str:
+        """The code in the first message after the `seen` ones already there."""
+        def arrived() -> str | None:
+            fresh = self.messages(resident)[seen:]
+            found = _CODE.search(fresh[0]) if fresh else None
+            return found.group(1) if found else None
+
+        return wait_until(arrived, "the one-time code on the phone or in the mailbox", timeout)
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        data: dict[str, Any] = json.loads(reply.read())
+    return data
 
 
 def document_for(code: str, name: str) -> pp.SubmittedDocument:
@@ -105,21 +149,41 @@ class TraceContext(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
 class Journey:
     """The citizen's and the civil servants' steps, each one gRPC call (or a wait on its outcome)."""
 
-    def __init__(self, channel: grpc.Channel, paygate_url: str) -> None:
+    def __init__(self, channel: grpc.Channel, paygate_url: str, phone: Phone | None = None) -> None:
         self.trace = TraceContext()
         self.api = Clients(grpc.intercept_channel(channel, self.trace))
         self.paygate_url = paygate_url.rstrip("/")
+        self.phone = phone
+
+    @classmethod
+    def of(cls, stack: "Stack", channel: grpc.Channel) -> "Journey":
+        """A journey against a local stack: its payment intermediary, SMS gateway and mailbox."""
+        return cls(channel, f"http://127.0.0.1:{stack.ports.paygate}", Phone.of(stack))
 
     # -- citizen ------------------------------------------------------------------------------
+    def request_code(self, resident: dict[str, Any], purpose: "identity_pb2.VerificationPurpose.ValueType" = (
+            identity_pb2.VERIFICATION_PURPOSE_REGISTRATION), metadata: tuple[tuple[str, str], ...] = ()
+                     ) -> tuple[str, str]:
+        """(verification id, code): asks for a code, then reads it where the person would."""
+        if self.phone is None:
+            raise RuntimeError("this journey has no phone to read one-time codes from: build it with Journey.of")
+        seen = len(self.phone.messages(resident))
+        reply = self.api.identity.RequestVerificationCode(identity_pb2.RequestVerificationCodeRequest(
+            citizen_id=resident["citizen_id"], full_name=resident["full_name"], birth_date=resident["birth_date"],
+            purpose=purpose), timeout=10, metadata=metadata)
+        return reply.verification_id, self.phone.wait_for_code(resident, seen)
+
     def register_citizen(self, resident: dict[str, Any], channels: tuple[Channel, ...] = (
             caller_pb2.NOTIFICATION_CHANNEL_EMAIL, caller_pb2.NOTIFICATION_CHANNEL_SMS)) -> Citizen:
+        verification_id, code = self.request_code(resident)
         self.api.identity.RegisterCitizen(identity_pb2.RegisterCitizenRequest(
             citizen_id=resident["citizen_id"], full_name=resident["full_name"],
-            birth_date=resident["birth_date"], phone=resident.get("phone", "0905123456"),
+            birth_date=resident["birth_date"], phone=resident.get("phone") or "0905123456",
             email=f"{resident['citizen_id']}@example.vn", password=PASSWORD,
             address=caller_pb2.Address(street="12 Lê Lợi", commune="Phường Vĩnh Ninh",
                                        district="Thành phố Huế", province="Thừa Thiên Huế"),
-            notification_channels=list(channels)), timeout=10)
+            notification_channels=list(channels), verification_id=verification_id, verification_code=code),
+            timeout=10)
         return self.sign_in(resident["citizen_id"], resident["full_name"])
 
     def sign_in(self, citizen_id: str, full_name: str = "") -> Citizen:
@@ -127,23 +191,26 @@ class Journey:
                                          timeout=10)
         return Citizen(citizen_id, full_name, reply.access_token)
 
-    def pick_procedure(self, *, level: int = 4, with_fee: bool = True) -> pp.Procedure:
-        found = self.api.procedures.ListProcedures(pp.ListProceduresRequest(service_level=level), timeout=10)
+    def pick_procedure(self, *, level: int = 4, with_fee: bool = True, agency_code: str = "") -> pp.Procedure:
+        """The first such procedure; of one competent agency when `agency_code` is given."""
+        found = self.api.procedures.ListProcedures(pp.ListProceduresRequest(service_level=level,
+                                                                            agency_code=agency_code), timeout=10)
         for procedure in found.procedures:
-            if procedure.service_level == level and (procedure.fee_vnd > 0) == with_fee:
+            # agency_code is set when one agency settles it everywhere: filed without naming a unit
+            if procedure.service_level == level and (procedure.fee_vnd > 0) == with_fee and procedure.agency_code:
                 return procedure
         raise LookupError(f"no level-{level} procedure {'with' if with_fee else 'without'} a fee in the catalogue")
 
     def submit(self, citizen: Citizen, procedure: pp.Procedure, *,
                payment: int = pp.PAYMENT_METHOD_ONLINE, delivery: int = pp.DELIVERY_METHOD_POST,
-               skip_document: str = "") -> pp.Dossier:
+               skip_document: str = "", street: str = "12 Lê Lợi") -> pp.Dossier:
         documents = [document_for(d.code, d.name) for d in procedure.required_documents
                      if d.mandatory and d.code != skip_document]
         request = pp.SubmitDossierRequest(
             procedure_code=procedure.code, documents=documents, payment_method=payment,  # type: ignore[arg-type]
             delivery=pp.Delivery(method=delivery, recipient_name=citizen.full_name,  # type: ignore[arg-type]
                                  recipient_phone="0905123456",
-                                 address=caller_pb2.Address(street="12 Lê Lợi", commune="Phường Vĩnh Ninh",
+                                 address=caller_pb2.Address(street=street, commune="Phường Vĩnh Ninh",
                                                             district="Thành phố Huế",
                                                             province="Thừa Thiên Huế")))
         return self.api.procedures.SubmitDossier(request, metadata=bearer(citizen.token), timeout=10).dossier
@@ -184,14 +251,29 @@ class Journey:
             timeout=10).notifications)
 
     # -- civil servant ------------------------------------------------------------------------
-    def civil_servant_token(self, civil_servant_id: str, password: str) -> str:
+    def civil_servant_token(self, civil_servant_id: str, password: str, second_factor_uri: str) -> str:
+        """Signs in with the password and the code the civil servant's authenticator app shows now,
+        from the otpauth:// URI they scanned when registered. A code signs in once: sign in again
+        within the same 30 s and the second is refused."""
+        authenticator = pyotp.parse_uri(second_factor_uri)
+        if not isinstance(authenticator, pyotp.TOTP):
+            raise ValueError("a civil servant's second factor is a TOTP (otpauth://totp/...) URI")
+        code = authenticator.now()
         return str(self.api.identity.SignInCivilServant(identity_pb2.SignInCivilServantRequest(
-            civil_servant_id=civil_servant_id, password=password), timeout=10).access_token)
+            civil_servant_id=civil_servant_id, password=password, totp_code=code), timeout=10).access_token)
+
+    def receive(self, token: str, code: str, timeout: float = 30) -> pp.Dossier:
+        """The receiving unit accepts the dossier once its online fee has settled: payment alone
+        never accepts a dossier (the desk checks it first)."""
+        self.wait_status(token, code, pp.DOSSIER_STATUS_SUBMITTED, timeout)
+        return self.api.procedures.AcceptDossier(pp.AcceptDossierRequest(code=code), metadata=bearer(token),
+                                                 timeout=10).dossier
 
     def work(self, token: str, code: str) -> pp.Dossier:
         meta = bearer(token)
         self.api.procedures.RecordStep(pp.RecordStepRequest(code=code, step="Thẩm định hồ sơ",
-                                                            note="Hồ sơ hợp lệ"), metadata=meta, timeout=10)
+                                                            note="Hồ sơ hợp lệ", done=True), metadata=meta,
+                                       timeout=10)
         self.api.procedures.ApproveDossier(pp.ApproveDossierRequest(code=code, note="Đồng ý"), metadata=meta,
                                            timeout=10)
         return self.api.procedures.IssueResult(pp.IssueResultRequest(code=code, result_document_number="123/GP"),
@@ -205,3 +287,9 @@ def read_mailbox(mailbox_url: str, to: str = "") -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = data["messages"] if isinstance(data, dict) else data
     return messages
 
+
+
+def one_stop_roles(agency_code: str) -> list[str]:
+    """Every role of the one-stop chain in one agency, for a demo or test officer who works a dossier
+    from reception to result alone."""
+    return [f"{role}@{agency_code}" for role in ("receiver", "specialist", "leader", "result_desk")]

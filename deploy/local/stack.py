@@ -1,40 +1,43 @@
 """The whole platform on one machine as real processes: SecantusDB, the third-party simulators,
-the five nameko services and the gateway with its agency front. `make run` and the e2e tests both
-use it.
+the nameko services and the gateway with its agency front. `make run`, the tests and the bench use it.
 
-Each stack gets its own RabbitMQ virtual host and database server, so stacks never see each
-other's messages or data.
+What runs is declared in `components()`, one `Component` per process (argv, environment, readiness,
+stop tier); deploy/local/runner.py starts, stops and supervises them. Each stack gets its own
+RabbitMQ virtual host and database server, so stacks never see each other's messages or data; in its
+vhost each component connects as a broker user of its own with deploy/users.py's permissions, as in
+compose and Kubernetes (the stack itself, tests and operator commands use the administrator's), and
+the same for SecantusDB, which runs with authentication: a user per component with readWrite on its
+own database only, and a root user for the rest.
+`replicas=2` runs every service and the gateway twice, as k8s/overlays/prod does: the replicas of a
+service compete for the same queues (as the same users), each gateway writes its own message-log chain
+(named after its process, as a pod's after its name), and the archive runs once (one ordered reader of
+its stream).
+Nothing happens at import. About 450 lines: the environment of every process (`env`) is the one
+table of settings a local stack has, kept whole here rather than spread over the components.
 """
 
 import contextlib
-import logging
+import json
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 import uuid
-import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import timedelta
-from functools import partial
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from deploy import registrations
 from deploy.local.agency_front import front_env, haproxy_command
-from gateway.members import Certificate, SubsystemId
-from gateway.registry_store import RegistryStore
-from services.common.tokens import generate_key_pair
+from deploy.local.ports import Ports, free_port, wait_for_port
+from deploy.local.runner import Component, ProcessRunner
+from deploy.users import COMPONENTS, broker_permissions, broker_topic_permissions, database
 
-# Health polling closes channels with replies still arriving; py-amqp warns about each one.
-logging.getLogger("amqp").setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+__all__ = ["BIN", "ROOT", "SERVICES", "Ports", "Stack", "free_port", "wait_for_port"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,102 +47,36 @@ SERVICES = {
     "payments": "services.payments.service:PaymentsService",
     "postal": "services.postal.service:PostalService",
     "notifications": "services.notifications.service:NotificationsService",
+    "supervision": "services.supervision.service:SupervisionService",
     "archive": "services.archive.service:ArchiveService",
 }
+SINGLE_REPLICA = ("archive",)   # as in k8s/overlays/prod: one ordered reader of the archive stream
 SIMULATORS = ("population", "business_registry", "paygate", "postal_operator", "sms", "push", "mailbox")
-# The outbound exchange of a stack with a gateway: identity (a subsystem of the province) reaches
-# the national databases (external systems of their ministries) through the gateway, mutual TLS on
-# both legs. (external system, member name, certificate name in certs/external, gRPC service, method)
-IDENTITY_SUBSYSTEM = "VN/GOV/HUE/identity"
-EXTERNAL_SYSTEMS = (
-    ("VN/GOV/BCA/population", "Bộ Công an", "population", "egov.population.v1.PopulationRegistry",
-     "VerifyCitizen"),
-    ("VN/GOV/BKHDT/business-registry", "Bộ Kế hoạch và Đầu tư", "business-registry",
-     "egov.businessregistry.v1.BusinessRegistry", "VerifyBusiness"),
-)
-
-
-def _ephemeral_ports() -> range:
-    try:
-        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return range(low, high + 1)
-
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A port free now, below the kernel's ephemeral range: a port from bind(0) is an ephemeral one,
-    which any outgoing connection may take before the server that was given it binds it."""
-    ephemeral = _ephemeral_ports()
-    for _ in range(1000):
-        port = random.randrange(10000, 65536)
-        if port in _handed_out or port in ephemeral:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    raise RuntimeError("no free port found")
-
-
-def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, name: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with code {proc.returncode} before listening on {port}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"{name or 'server'} did not listen on port {port} within {timeout:.0f} s")
-
-
-@dataclass
-class Ports:
-    mongo: int = field(default_factory=free_port)
-    gateway: int = field(default_factory=free_port)
-    agency: int = field(default_factory=free_port)          # the agency front (mutual TLS)
-    payments_http: int = field(default_factory=free_port)
-    postal_http: int = field(default_factory=free_port)
-    gateway_outbound: int = field(default_factory=free_port)
-    population: int = field(default_factory=free_port)
-    business_registry: int = field(default_factory=free_port)
-    paygate: int = field(default_factory=free_port)
-    postal_operator: int = field(default_factory=free_port)
-    sms: int = field(default_factory=free_port)
-    push: int = field(default_factory=free_port)
-    smtp: int = field(default_factory=free_port)
-    mailbox_http: int = field(default_factory=free_port)
-
-
-def certificate_of(subsystem: SubsystemId, certificate: Any) -> Certificate:
-    """The registry's record of a subsystem's client certificate (an x509.Certificate), as
-    `egov-gateway certs register` makes it."""
-    from cryptography.hazmat.primitives import hashes
-
-    return Certificate(certificate.fingerprint(hashes.SHA256()).hex(), subsystem, certificate.subject.rfc4514_string(),
-                       certificate.not_valid_after_utc.isoformat())
+IDENTITY_SUBSYSTEM = registrations.IDENTITY_SUBSYSTEM
 
 
 def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+def _base(name: str) -> str:
+    """The service a process runs: `procedures-2` -> `procedures`."""
+    base, _, index = name.rpartition("-")
+    return base if index.isdigit() and base else name
+
+
+def _rabbitmqctl(*args: str, stdin: str | None = None) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60, input=stdin,
+                   text=stdin is not None)
 
 
 class Stack:
     def __init__(self, workdir: Path, *, ports: Ports | None = None, broker_uri: str | None = None,
                  vhost: str | None = None, mongo_uri: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, replicas: int = 1) -> None:
         self.workdir = workdir
+        self.replicas = replicas
+        self._replica_ports: dict[str, int] = {}
         self.ports = ports or Ports()
         base = broker_uri or os.environ.get("EGOV_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
         self.vhost = vhost if vhost is not None else f"egov-{uuid.uuid4().hex[:8]}"
@@ -148,14 +85,34 @@ class Stack:
         self.external_mongo = mongo_uri
         # Retryable writes off for the local SecantusDB only: it scans its table of remembered writes
         # on every write and slows down as the table grows (measured in bench/). Production keeps them.
-        self.mongo_uri = mongo_uri or f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true&retryWrites=false"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # SecantusDB runs with authentication (--auth, SCRAM-SHA-256): a root user for the stack, tests
+        # and operator commands, and one user per component with readWrite on its own database only
+        # (deploy/users.py), as compose's stand-in and Kubernetes' MongoDB. Passwords are kept with the
+        # data (mongo-users.json, 0600), so a restarted stack on the same directory logs in again.
+        self.mongo_passwords = {} if mongo_uri else self._mongo_passwords()
+        self.mongo_uri = mongo_uri or self.component_mongo_uri("root")
         self.extra_env = dict(extra_env or {})
         self.logs = workdir / "logs"
+        self.runner = ProcessRunner(ROOT, self.logs)
         self.paygate_secret = secrets.token_hex(16)
         self.postal_secret = secrets.token_hex(16)
+        # One broker user per component in the stack's own vhost, with deploy/users.py's permissions
+        # (made in start(), removed in stop()); RabbitMQ's users are node-wide, hence the vhost prefix.
+        self.broker_users = {c: (f"{self.vhost}.{c}", secrets.token_hex(16)) for c in COMPONENTS} if self.vhost else {}
         # False for a stack started without the gateway: identity then calls the simulators directly.
         self.outbound_through_gateway = True
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        return self.runner.processes
+
+    def mongo_uris(self) -> list[str]:
+        """Every database server of the stack (what a meter reading server counters needs)."""
+        return [self.mongo_uri]
+
+    def pids(self) -> dict[str, int]:
+        """The running processes' ids by name (what a meter or a profiler needs)."""
+        return {name: proc.pid for name, proc in self.processes.items() if proc.poll() is None}
 
     # -- configuration --------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -174,6 +131,12 @@ class Stack:
             "EGOV_GATEWAY_AGENCY_ADDRESS": f"127.0.0.1:{p.agency}",
             "EGOV_GATEWAY_LOG_KEY_FILE": str(self.workdir / "certs" / "message-log.key"),
             "EGOV_GATEWAY_SEAL_KEY_FILE": str(self.workdir / "certs" / "gateway-seal.key"),
+            # Signed callers (services/common/caller_proof.py). On one machine every process gets the
+            # operator's key too, for the demo's operator commands; in a cluster only operators hold it.
+            "EGOV_GATEWAY_CALLER_KEY_FILE": str(self.workdir / "certs" / "gateway-caller.key"),
+            "EGOV_GATEWAY_CALLER_PUBLIC_KEY_FILE": str(self.workdir / "certs" / "gateway-caller.pub.pem"),
+            "EGOV_OPERATOR_KEY_FILE": str(self.workdir / "certs" / "operator.key"),
+            "EGOV_OPERATOR_PUBLIC_KEY_FILE": str(self.workdir / "certs" / "operator.pub.pem"),
             "EGOV_PAYGATE_URL": f"http://127.0.0.1:{p.paygate}",
             "EGOV_PAYGATE_SECRET": self.paygate_secret,
             "EGOV_PAYMENTS_CALLBACK_URL": f"http://127.0.0.1:{p.payments_http}/callbacks/paygate",
@@ -209,36 +172,257 @@ class Stack:
                 "EGOV_OUTBOUND_TLS_CERT": f"{identity}.pem", "EGOV_OUTBOUND_TLS_KEY": f"{identity}.key",
                 "EGOV_OUTBOUND_TLS_CA": str(certs / "ca.pem")}
 
+    def component_amqp_uri(self, component: str) -> str:
+        """The component's own broker user in this stack's vhost (the shared admin URI without one)."""
+        if component not in self.broker_users:
+            return self.amqp_uri
+        user, password = self.broker_users[component]
+        parsed = urllib.parse.urlsplit(self.amqp_uri)
+        netloc = f"{urllib.parse.quote(user, safe='')}:{password}@{parsed.hostname}:{parsed.port or 5672}"
+        return parsed._replace(netloc=netloc).geturl()
+
+    def component_mongo_uri(self, component: str) -> str:
+        """The component's own database user (the stack's root user for "root" or another name)."""
+        user = component if component in self.mongo_passwords else "root"
+        if user not in self.mongo_passwords:
+            return self.mongo_uri
+        return (f"mongodb://{user}:{self.mongo_passwords[user]}@127.0.0.1:{self.ports.mongo}/"
+                "?directConnection=true&retryWrites=false&authSource=admin")
+
     def service_env(self, name: str) -> dict[str, str]:
         env = self.env()
+        env["EGOV_AMQP_URI"] = self.component_amqp_uri(_base(name))     # a replica connects as its service
+        env["EGOV_MONGO_URI"] = self.component_mongo_uri(_base(name))
         web = {"payments": self.ports.payments_http, "postal": self.ports.postal_http}.get(name)
+        if web is None and _base(name) in ("payments", "postal"):
+            web = self._replica_port(f"{name}-web")   # a replica's callback listener (the first gets the callbacks)
         if web:
             env["EGOV_WEB_ADDRESS"] = f"127.0.0.1:{web}"
         return env
 
+    # -- replicas ---------------------------------------------------------------------------------
+    def replica_names(self, name: str) -> list[str]:
+        """The processes of one service or gateway: `name`, then `name-2`, ... (`replicas` of them;
+        one for SINGLE_REPLICA)."""
+        count = 1 if name in SINGLE_REPLICA else self.replicas
+        return [name, *(f"{name}-{i}" for i in range(2, count + 1))]
+
+    def _replica_port(self, key: str) -> int:
+        if key not in self._replica_ports:
+            self._replica_ports[key] = free_port()
+        return self._replica_ports[key]
+
+    def gateway_addresses(self) -> list[str]:
+        """Every gateway's public address, the first gateway's first."""
+        return [f"127.0.0.1:{self.ports.gateway}",
+                *(self.gateway_replica_env(n)["EGOV_GATEWAY_ADDRESS"] for n in self.replica_names("gateway")[1:])]
+
+    def gateway_replica_env(self, name: str) -> dict[str, str]:
+        """A second (third...) gateway: listeners of its own, and its own message-log chain."""
+        return {**self.env(), "EGOV_AMQP_URI": self.component_amqp_uri("gateway"),
+                "EGOV_MONGO_URI": self.component_mongo_uri("gateway"),
+                "EGOV_GATEWAY_ADDRESS": f"127.0.0.1:{self._replica_port(name)}",
+                "EGOV_GATEWAY_AGENCY_ADDRESS": f"127.0.0.1:{self._replica_port(f'{name}-agency')}",
+                "EGOV_GATEWAY_OUTBOUND_ADDRESS": f"127.0.0.1:{self._replica_port(f'{name}-outbound')}",
+                "EGOV_GATEWAY_LOG_CHAIN": name, "EGOV_GATEWAY_INSTANCE": name}
+
+    # -- the components ---------------------------------------------------------------------------
+    def components(self, services: Iterable[str] = SERVICES, gateway: bool = True) -> list[Component]:
+        """Every process of the stack, in start order."""
+        found = [] if self.external_mongo else [self.mongo()]
+        found += [self.simulator(name) for name in SIMULATORS]
+        found += [self.service(replica) for name in services for replica in self.replica_names(name)]
+        if gateway:
+            found += self.gateway()
+            for name in self.replica_names("gateway")[1:]:
+                found += self.gateway(name, self.gateway_replica_env(name))
+        return found
+
+    def _mongo_server(self, auth: bool = True) -> list[str]:
+        argv = [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(self.ports.mongo),
+                "--storage-path", str(self.workdir / "mongo"), "--log-level", "WARNING"]
+        return [*argv, "--auth"] if auth else argv
+
+    def mongo(self) -> Component:
+        return Component("mongo", self._mongo_server(), self.env(),
+                         lambda proc: wait_for_port(self.ports.mongo, 60, proc, "SecantusDB"), tier=0)
+
+    def _mongo_passwords(self) -> dict[str, str]:
+        stored = self.workdir / "mongo-users.json"
+        if stored.exists():
+            return dict(json.loads(stored.read_text()))
+        return {name: secrets.token_hex(16) for name in ("root", *COMPONENTS)}
+
+    def _provision_mongo_users(self) -> None:
+        """SecantusDB makes users only while it runs without --auth: the first start on a data directory
+        runs it once without, on loopback, to create them (as deploy/docker/mongodb_standin.py does)."""
+        marker = self.workdir / "mongo" / ".egov-users"
+        if marker.exists():
+            return
+        from pymongo import MongoClient
+
+        process = subprocess.Popen(self._mongo_server(auth=False), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(self.ports.mongo, 60, process, "SecantusDB (provisioning users)")
+            client: MongoClient[dict[str, Any]] = MongoClient(
+                f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true", serverSelectionTimeoutMS=10000)
+            try:
+                client.admin.command("createUser", "root", pwd=self.mongo_passwords["root"],
+                                     roles=[{"role": "root", "db": "admin"}])
+                for component in COMPONENTS:
+                    db = self.env().get(f"EGOV_{component.upper()}_DB") or database(component)
+                    client.admin.command("createUser", component, pwd=self.mongo_passwords[component],
+                                         roles=[{"role": "readWrite", "db": db}])
+            finally:
+                client.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        descriptor = os.open(self.workdir / "mongo-users.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as stored:          # never readable by others, not even briefly
+            json.dump(self.mongo_passwords, stored)
+        marker.write_text("users created\n")
+
+    def simulator(self, name: str) -> Component:
+        p, certs = self.ports, self.workdir / "certs"
+
+        def tls(cert: str) -> list[str]:
+            if not self.outbound_through_gateway:
+                return []
+            return ["--tls-cert", str(certs / "external" / f"{cert}.pem"),
+                    "--tls-key", str(certs / "external" / f"{cert}.key"), "--client-ca", str(certs / "ca.pem")]
+
+        argv, ports = {
+            "population": (["--port", str(p.population), *tls("population")], [p.population]),
+            "business_registry": (["--port", str(p.business_registry), *tls("business-registry")],
+                                  [p.business_registry]),
+            "paygate": (["--port", str(p.paygate), "--secret", self.paygate_secret], [p.paygate]),
+            "postal_operator": (["--port", str(p.postal_operator), "--secret", self.postal_secret],
+                                [p.postal_operator]),
+            "sms": (["--port", str(p.sms)], [p.sms]),
+            "push": (["--port", str(p.push)], [p.push]),
+            "mailbox": (["--smtp-port", str(p.smtp), "--http-port", str(p.mailbox_http)], [p.mailbox_http, p.smtp]),
+        }[name]
+
+        def ready(proc: subprocess.Popen[bytes]) -> None:
+            for port in ports:
+                wait_for_port(port, 30, proc, f"simulator {name}")
+
+        return Component(f"sim-{name}", [sys.executable, "-m", f"simulators.{name}", *argv], self.env(), ready, tier=1)
+
+    def service(self, name: str, target: str = "", env: dict[str, str] | None = None) -> Component:
+        """A nameko service: one of SERVICES (or a replica of one, `procedures-2`), or `target`
+        (module:Class) under `name`."""
+        argv = [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
+                target or SERVICES[_base(name)]]
+        return Component(name, argv, env or self.service_env(name), lambda proc: self.wait_for_service(name))
+
+    def gateway(self, name: str = "gateway", env: dict[str, str] | None = None) -> list[Component]:
+        """The gateway process and its agency front (`<name>-front`), which agency systems call with
+        mutual TLS. The front takes the gateway's TLS files; for a gateway without them (plaintext
+        public port, as `make run`'s) the stack's own certificates (deploy/certs.py)."""
+        env = dict(env or {**self.env(), "EGOV_AMQP_URI": self.component_amqp_uri("gateway"),
+                           "EGOV_MONGO_URI": self.component_mongo_uri("gateway")})
+        env.setdefault("EGOV_GATEWAY_AGENCY_SOCKET", str(self.workdir / "run" / f"{name}-agency.sock"))
+        certs = self.workdir / "certs"
+        tls = {"EGOV_GATEWAY_TLS_CERT": str(certs / "gateway.pem"), "EGOV_GATEWAY_TLS_KEY": str(certs / "gateway.key"),
+               "EGOV_GATEWAY_TLS_CLIENT_CA": str(certs / "ca.pem")}
+        return [
+            Component(name, [sys.executable, "-m", "gateway"], env,
+                      lambda proc: wait_for_port(_port(env["EGOV_GATEWAY_ADDRESS"]), 30, proc, name)),
+            Component(f"{name}-front", haproxy_command(), front_env({**tls, **env}, self.workdir / "run" / name),
+                      lambda proc: wait_for_port(_port(env["EGOV_GATEWAY_AGENCY_ADDRESS"]), 30, proc, f"{name}-front")),
+        ]
+
+    def dashboard(self) -> Component:
+        """The supervisors' dashboard (services/supervision/dashboard/), a client of the gateway."""
+        env = {**self.env(), "EGOV_DASHBOARD_ADDRESS": f"127.0.0.1:{self.ports.dashboard}",
+               "EGOV_DASHBOARD_GATEWAY": f"127.0.0.1:{self.ports.gateway}"}
+        return Component("dashboard", [sys.executable, "-m", "services.supervision.dashboard"], env,
+                         lambda proc: wait_for_port(self.ports.dashboard, 30, proc, "dashboard"))
+
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, services: Iterable[str] = SERVICES, gateway: bool = True) -> None:
+        services = list(services)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.logs.mkdir(exist_ok=True)
+        (self.workdir / "run").mkdir(exist_ok=True)
+        (self.workdir / "mongo").mkdir(exist_ok=True)
         self.outbound_through_gateway = gateway
         self._make_keys()
         if self.vhost:
             _rabbitmqctl("add_vhost", self.vhost)
             _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
-        if self.external_mongo is None:
-            self.start_mongo()
-        self.start_simulators()
+            self._make_broker_users()
+        if not self.external_mongo:
+            self._provision_mongo_users()
+        planned = self.components(services, gateway)
+        for component in planned:
+            if component.tier < 2:
+                self.runner.start(component, wait=False)
+        for component in planned:
+            if component.tier < 2:
+                component.ready(self.processes[component.name])
+        if "procedures" in services:
+            self.import_catalogue()
         subprocess.run([sys.executable, "-m", "services.common.events.broker"], env=self.env(), check=True,
                        capture_output=True, timeout=60)
+        for name in services:                       # services start side by side, then are waited for
+            for replica in self.replica_names(name):
+                self.runner.start(self.service(replica), wait=False)
         for name in services:
-            self.start_service(name, wait=False)
-        for name in services:
-            self.wait_for_service(name)
+            for replica in self.replica_names(name):
+                self.wait_for_service(replica)
         if gateway:
             self.start_gateway()
-            self.register_outbound()
+            for name in self.replica_names("gateway")[1:]:
+                self.start_gateway(name, self.gateway_replica_env(name))
+            self.register(registrations.outbound_exchange(
+                {"population": f"127.0.0.1:{self.ports.population}",
+                 "business-registry": f"127.0.0.1:{self.ports.business_registry}"}))
+
+    def import_catalogue(self) -> None:
+        """The shipped unit tree and procedure catalogue into the procedures database, as
+        `egov-catalogue import-shipped` does; idempotent, so a restarted stack may run it again."""
+        from pymongo import MongoClient
+
+        from services.procedures.adapters.catalogue_store import MongoCatalogueStore
+        from services.procedures.catalogue_admin import import_shipped
+
+        client: MongoClient[dict[str, Any]] = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=10000, tz_aware=True)
+        try:
+            import_shipped(MongoCatalogueStore(client, self.env().get("EGOV_PROCEDURES_DB") or "egov_procedures"))
+        finally:
+            client.close()
+
+    def _make_broker_users(self) -> None:
+        """Every component's user and permissions in one definitions import (one rabbitmqctl call)."""
+        from deploy.rabbitmq.definitions import rabbitmq_password_hash
+
+        users, permissions, topics = [], [], []
+        for component, (user, password) in self.broker_users.items():
+            rights = broker_permissions(component)
+            users.append({"name": user, "password_hash": rabbitmq_password_hash(password),
+                          "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []})
+            permissions.append({"user": user, "vhost": self.vhost, "configure": rights.configure,
+                                "write": rights.write, "read": rights.read})
+            topics += [{"user": user, "vhost": self.vhost, "exchange": t.exchange, "write": t.write, "read": t.read}
+                       for t in broker_topic_permissions(component)]
+        _rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(
+            {"users": users, "permissions": permissions, "topic_permissions": topics}))
+
+    def _remove_broker_users(self) -> None:
+        names = ", ".join(f'<<"{user}">>' for user, _ in self.broker_users.values())
+        try:      # one call for all of them; one per user if this broker's internals differ
+            _rabbitmqctl("eval", f'[rabbit_auth_backend_internal:delete_user(U, <<"egov-stack">>) || U <- [{names}]].')
+        except subprocess.SubprocessError:
+            for user, _ in self.broker_users.values():
+                with contextlib.suppress(subprocess.SubprocessError):
+                    _rabbitmqctl("delete_user", user)
 
     def _make_keys(self) -> None:
+        from deploy.certs import make_all
+        from services.common.tokens import generate_key_pair
+
         keys = self.workdir / "keys"
         if not (keys / "token-signing.pem").exists():
             keys.mkdir(parents=True, exist_ok=True)
@@ -246,178 +430,83 @@ class Stack:
             (keys / "token-signing.pem").write_bytes(private)
             (keys / "token-signing.pem").chmod(0o600)
             (keys / "token-signing.pub.pem").write_bytes(public)
-        from deploy.certs import make_all
-
         make_all(self.workdir / "certs")
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        running = self.processes.get(name)
-        if running is not None and running.poll() is None:   # it would be orphaned, never stopped
-            raise RuntimeError(f"{name} is already running (pid {running.pid})")
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env or self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.processes[name] = proc
-        return proc
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a process of the caller's own (a test's probe) as part of the stack, not waited for."""
+        return self.runner.start(Component(name, argv, env or self.env()), wait=False)
 
-    def start_mongo(self) -> None:
-        data = self.workdir / "mongo"
-        data.mkdir(exist_ok=True)
-        proc = self._spawn("mongo", [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port",
-                                     str(self.ports.mongo), "--storage-path", str(data), "--log-level", "WARNING"])
-        wait_for_port(self.ports.mongo, 60, proc, "SecantusDB")
-
-    def start_simulators(self) -> None:
-        p = self.ports
-        certs = self.workdir / "certs"
-
-        def tls(name: str) -> list[str]:
-            if not self.outbound_through_gateway:
-                return []
-            return ["--tls-cert", str(certs / "external" / f"{name}.pem"),
-                    "--tls-key", str(certs / "external" / f"{name}.key"), "--client-ca", str(certs / "ca.pem")]
-
-        argv = {
-            "population": ["--port", str(p.population), *tls("population")],
-            "business_registry": ["--port", str(p.business_registry), *tls("business-registry")],
-            "paygate": ["--port", str(p.paygate), "--secret", self.paygate_secret],
-            "postal_operator": ["--port", str(p.postal_operator), "--secret", self.postal_secret],
-            "sms": ["--port", str(p.sms)],
-            "push": ["--port", str(p.push)],
-            "mailbox": ["--smtp-port", str(p.smtp), "--http-port", str(p.mailbox_http)],
-        }
-        waits = {"population": p.population, "business_registry": p.business_registry,
-                 "paygate": p.paygate, "postal_operator": p.postal_operator,
-                 "sms": p.sms, "push": p.push, "mailbox": p.mailbox_http}
-        for name in SIMULATORS:
-            self._spawn(f"sim-{name}", [sys.executable, "-m", f"simulators.{name}", *argv[name]])
-        for name in SIMULATORS:
-            wait_for_port(waits[name], 30, self.processes[f"sim-{name}"], f"simulator {name}")
-        wait_for_port(p.smtp, 30, self.processes["sim-mailbox"], "SMTP server")
+    def start_component(self, name: str) -> subprocess.Popen[bytes]:
+        """(Re)start a process the stack declares (`sim-postal_operator`...) and wait until it is ready."""
+        component = self.runner.components.get(name)
+        if component is None:
+            component = next(c for c in self.components(gateway=True) if c.name == name)
+        return self.runner.start(component)
 
     def start_service(self, name: str, wait: bool = True) -> subprocess.Popen[bytes]:
-        argv = [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"), SERVICES[name]]
-        proc = self._spawn(name, argv, self.service_env(name))
-        if wait:
-            self.wait_for_service(name)
-        return proc
+        return self.runner.start(self.service(name), wait=wait)
 
     def wait_for_service(self, name: str, timeout: float = 60) -> None:
+        """Until the service answers `health`; for a replica (`procedures-2`), until its RPC queue
+        also has a consumer per replica up to this one."""
         from nameko.standalone.rpc import ClusterRpcClient
 
         deadline = time.monotonic() + timeout
+        service = _base(name)
+        consumers = self.replica_names(service).index(name) + 1 if name != service else 0
         with ClusterRpcClient(uri=self.amqp_uri, timeout=2) as rpc:
             while True:
                 proc = self.processes.get(name)
                 if proc is not None and proc.poll() is not None:
                     raise RuntimeError(f"service {name} exited with code {proc.returncode}; see {self.logs}/{name}.log")
                 try:
-                    if getattr(rpc, name).health()["status"] == "ok":
+                    if (getattr(rpc, service).health()["status"] == "ok"
+                            and (not consumers or self._rpc_consumers(service) >= consumers)):
                         return
                 except Exception:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"service {name} not healthy within {timeout:.0f} s") from None
                     time.sleep(0.1)
 
+    def _rpc_consumers(self, service: str) -> int:
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_uri))
+        try:
+            return int(connection.channel().queue_declare(f"rpc-{service}", passive=True).method.consumer_count)
+        finally:
+            connection.close()
+
     def start_gateway(self, name: str = "gateway", env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        """The gateway process and its agency front (`<name>-front`), which agency systems call with
-        mutual TLS. The front takes the gateway's TLS files; for a gateway without them (plaintext
-        public port, as `make run`'s) the stack's own certificates (deploy/certs.py)."""
-        env = dict(env or self.env())
+        """The gateway and its agency front; a restarted gateway keeps a front that still runs."""
         (self.workdir / "run").mkdir(parents=True, exist_ok=True)
-        env.setdefault("EGOV_GATEWAY_AGENCY_SOCKET", str(self.workdir / "run" / f"{name}-agency.sock"))
-        proc = self._spawn(name, [sys.executable, "-m", "gateway"], env)
-        wait_for_port(_port(env["EGOV_GATEWAY_ADDRESS"]), 30, proc, name)
-        running = self.processes.get(f"{name}-front")
-        if running is None or running.poll() is not None:     # a restarted gateway keeps its front
-            certs = self.workdir / "certs"
-            tls = {"EGOV_GATEWAY_TLS_CERT": str(certs / "gateway.pem"),
-                   "EGOV_GATEWAY_TLS_KEY": str(certs / "gateway.key"),
-                   "EGOV_GATEWAY_TLS_CLIENT_CA": str(certs / "ca.pem")}
-            front = self._spawn(f"{name}-front", haproxy_command(),
-                                front_env({**tls, **env}, self.workdir / "run" / name))
-            wait_for_port(_port(env["EGOV_GATEWAY_AGENCY_ADDRESS"]), 30, front, f"{name}-front")
+        process, front = self.gateway(name, env)
+        proc = self.runner.start(process)
+        running = self.processes.get(front.name)
+        if running is None or running.poll() is not None:
+            self.runner.start(front)
         return proc
 
-    def register_outbound(self, timeout: float = 15) -> None:
-        """Register identity, the external systems and identity's grants in the gateway's registry
-        (as `egov-gateway` would), and wait until the running gateway serves them."""
-        from cryptography import x509
+    def start_dashboard(self) -> subprocess.Popen[bytes]:
+        return self.runner.start(self.dashboard())
 
-        from gateway.members import ExternalSystem, Grant, Member, Subsystem, SubsystemId
-
-        certs = self.workdir / "certs"
-        ca = (certs / "ca.pem").read_bytes()
-        identity = SubsystemId.parse(IDENTITY_SUBSYSTEM)
-        certificate = x509.load_pem_x509_certificate((certs / "services" / "GOV_HUE_identity.pem").read_bytes())
-        listening = {"population": self.ports.population, "business-registry": self.ports.business_registry}
-        changes: list[Callable[[RegistryStore], int]] = [
-            lambda r: r.add_member(Member(identity.member, "Ủy ban nhân dân tỉnh Thừa Thiên Huế")),
-            lambda r: r.add_subsystem(Subsystem(identity)),
-            lambda r: r.register_certificate(certificate_of(identity, certificate)),
-        ]
-        for system_id, member_name, name, service, method in EXTERNAL_SYSTEMS:
-            system = ExternalSystem(SubsystemId.parse(system_id), f"127.0.0.1:{listening[name]}", name, ca,
-                                    frozenset({service}))
-            grant = Grant.for_subsystem(identity, f"/{service}/{method}")
-            changes += [partial(RegistryStore.add_member, member=Member(system.id.member, member_name)),
-                        partial(RegistryStore.add_external_system, system=system),
-                        partial(RegistryStore.add_grant, grant=grant)]
-        self.change_registry(changes, timeout)
-
-    def change_registry(self, changes: Iterable[Callable[[RegistryStore], int]], timeout: float = 15) -> None:
-        """Apply registry changes (each returns the registry's new version; one this stack already
-        made is skipped) and wait until a running gateway has loaded them all."""
-        from pymongo import MongoClient
-
-        from services.common.errors import AlreadyExists
-
-        client: MongoClient[dict[str, Any]] = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000)
-        versions = [0]
-        try:
-            registry = RegistryStore(client, self.env().get("EGOV_GATEWAY_DB") or "egov_gateway")
-            for change in changes:
-                with contextlib.suppress(AlreadyExists):    # made by an earlier start of this stack
-                    versions.append(change(registry))
-            deadline = time.monotonic() + timeout
-            while not any(g.loaded_version >= max(versions) for g in registry.live_gateways(timedelta(seconds=5))):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the gateway did not load registry version {max(versions)} "
-                                       f"within {timeout:.0f} s")
-                time.sleep(0.05)
-        finally:
-            client.close()
+    def register(self, document: dict[str, Any], timeout: float = 15) -> int:
+        """Add what a members file declares (deploy/registrations.py) to the gateway's registry,
+        paths relative to the stack's certificates, and wait until a running gateway serves it."""
+        return registrations.register(self.mongo_uri, self.env().get("EGOV_GATEWAY_DB") or "egov_gateway",
+                                      document, self.workdir / "certs", timeout)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.processes.pop(name)
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
+        self.runner.kill(name, sig)
 
     def stop(self) -> None:
         """The gateway and the services first (they finish what they hold: in-flight work, the
         message log's last records and seal), then the simulators, then the database."""
-        names = list(self.processes)
-        tiers = [[n for n in names if n != "mongo" and not n.startswith("sim-")],
-                 [n for n in names if n.startswith("sim-")], [n for n in names if n == "mongo"]]
-        for tier in tiers:
-            self._terminate([self.processes[n] for n in reversed(tier)])
-        self.processes.clear()
+        self.runner.stop()
         if self.vhost:
             with contextlib.suppress(subprocess.SubprocessError):
                 _rabbitmqctl("delete_vhost", self.vhost)
-
-    @staticmethod
-    def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
-        for proc in procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            self._remove_broker_users()
 
     def remove(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)

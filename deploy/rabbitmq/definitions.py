@@ -2,12 +2,16 @@
 
     python -m deploy.rabbitmq.definitions > deploy/rabbitmq/definitions.json
     python -m deploy.rabbitmq.definitions users --tags management --output /defs/users.json
+    python -m deploy.rabbitmq.definitions boot --tags management --output /defs/boot.json
 
 The first writes the topology a fresh broker imports at boot (tests/deploy checks the committed file
 equals it). The second writes the broker user that EGOV_AMQP_URI names, with its password hashed as
 RabbitMQ stores it: a node that imports definitions at boot creates no default user, and the
 password must never be in the repository, so compose and the dev overlay write this file at start-up
-from the same secret the services read.
+from the same secret the services read. The third writes the one file a broker boots from
+(rabbitmq.conf's definitions.local.path; RabbitMQ 3.10 reads a file, not a folder): the topology,
+that administrator, and one user per component (deploy/users.py) with only the permissions its code
+needs, each password from EGOV_<COMPONENT>_BROKER_PASSWORD.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from deploy.users import COMPONENTS, broker_permissions, broker_topic_permissions, password_variable
 from services.common.topology import (
     ARCHIVE_ARGUMENTS,
     ARCHIVE_STREAM,
@@ -89,6 +94,32 @@ def user_definitions(amqp_uri: str, tags: list[str]) -> dict[str, Any]:
     }
 
 
+def service_user_definitions(passwords: dict[str, str], vhost: str = VHOST) -> dict[str, Any]:
+    """One user per component with its own permissions (deploy/users.py); passwords by component."""
+    users, permissions, topic_permissions = [], [], []
+    for component in COMPONENTS:
+        rights = broker_permissions(component)
+        users.append({"name": component, "password_hash": rabbitmq_password_hash(passwords[component]),
+                      "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []})
+        permissions.append({"user": component, "vhost": vhost, "configure": rights.configure, "write": rights.write,
+                            "read": rights.read})
+        topic_permissions += [{"user": component, "vhost": vhost, "exchange": t.exchange, "write": t.write,
+                               "read": t.read} for t in broker_topic_permissions(component)]
+    return {"users": users, "vhosts": [{"name": vhost}], "permissions": permissions,
+            "topic_permissions": topic_permissions}
+
+
+def boot_definitions(*users: dict[str, Any]) -> dict[str, Any]:
+    """The topology and the given users' definitions in one document."""
+    merged = topology_definitions()
+    merged["users"], merged["permissions"], merged["topic_permissions"] = [], [], []
+    for part in users:
+        merged["users"] += part["users"]
+        merged["permissions"] += part["permissions"]
+        merged["topic_permissions"] += part.get("topic_permissions", [])
+    return merged
+
+
 def render(definitions: dict[str, Any]) -> str:
     return json.dumps(definitions, indent=2) + "\n"
 
@@ -96,12 +127,25 @@ def render(definitions: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.rabbitmq.definitions", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", choices=("topology", "users"), default="topology")
+    parser.add_argument("what", nargs="?", choices=("topology", "users", "boot"), default="topology")
     parser.add_argument("--tags", default="", help="comma-separated user tags, e.g. management")
     parser.add_argument("--output", type=Path, help="write here (mode 0644) instead of standard output")
     args = parser.parse_args(argv)
     if args.what == "topology":
         text = render(topology_definitions())
+    elif args.what == "boot":
+        variables = {c: password_variable(c, "BROKER") for c in COMPONENTS}
+        missing = [name for name in ("EGOV_AMQP_URI", *variables.values()) if not os.environ.get(name)]
+        if missing:
+            print(f"error: environment variable {missing[0]} is required", file=sys.stderr)
+            return 2
+        try:
+            admin = user_definitions(os.environ["EGOV_AMQP_URI"], [tag for tag in args.tags.split(",") if tag])
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        text = render(boot_definitions(admin, service_user_definitions(
+            {c: os.environ[name] for c, name in variables.items()})))
     else:
         uri = os.environ.get("EGOV_AMQP_URI", "")
         try:
