@@ -4,6 +4,7 @@ import gzip
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -73,7 +74,7 @@ class OtlpReceiver:
                 with self._lock:
                     self.spans.extend(ReceivedSpan(
                         service, span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.name,
-                        tuple((a.key, a.value.string_value) for a in span.attributes),
+                        tuple((a.key, str(_plain(a.value))) for a in span.attributes),
                     ) for span in scope.spans)
 
     def _collect_metrics(self, body: bytes) -> None:
@@ -86,12 +87,12 @@ class OtlpReceiver:
                 for metric in scope.metrics:
                     kind = metric.WhichOneof("data")
                     for point in getattr(metric, kind).data_points if kind in ("sum", "histogram") else ():
-                        labels = tuple(sorted((a.key, a.value.string_value) for a in point.attributes))
+                        labels = tuple(sorted(((a.key, _plain(a.value)) for a in point.attributes), key=str))
                         value = float(point.count if kind == "histogram" else point.as_int or point.as_double)
                         with self._lock:
                             self.points[(service, metric.name, labels)] = value
 
-    def metric(self, service: str, name: str, **labels: str) -> float:
+    def metric(self, service: str, name: str, **labels: object) -> float:
         """The sum over the points of `service`'s metric `name` whose labels include `labels`."""
         with self._lock:
             return sum(value for (svc, metric, point_labels), value in self.points.items()
@@ -104,3 +105,9 @@ class OtlpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _plain(value: Any) -> Any:
+    """An OTLP AnyValue's string, integer, double or boolean as Python has it."""
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind in ("string_value", "int_value", "double_value", "bool_value") else ""

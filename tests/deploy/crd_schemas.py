@@ -6,6 +6,9 @@ or misplaced field fails here rather than being pruned silently by the API serve
 - RabbitmqCluster, rabbitmq.com/v1beta1: rabbitmq/cluster-operator config/crd/bases/rabbitmq.com_rabbitmqclusters.yaml
 - MongoDBCommunity, mongodbcommunity.mongodb.com/v1: mongodb/mongodb-kubernetes-operator
   config/crd/bases/mongodbcommunity.mongodb.com_mongodbcommunity.yaml
+- ServiceMonitor, PodMonitor, PrometheusRule, monitoring.coreos.com/v1: prometheus-operator
+  example/prometheus-operator-crd/
+- Certificate, Issuer, cert-manager.io/v1: cert-manager deploy/crds/
 """
 
 from typing import Any
@@ -114,7 +117,54 @@ MONGODB_COMMUNITY = _resource("mongodbcommunity.mongodb.com/v1", "MongoDBCommuni
     },
 })
 
+_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+_SELECTOR: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {
+    "matchLabels": _STRINGS, "matchExpressions": {"type": "array"}}}
+_ENDPOINT: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {
+    "port": {"type": "string"}, "path": {"type": "string"}, "interval": {"type": "string", "pattern": r"^\d+[smh]$"},
+    "scheme": {"enum": ["http", "https"]},
+    "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}
+SERVICE_MONITOR = _resource("monitoring.coreos.com/v1", "ServiceMonitor", {
+    "type": "object", "required": ["selector", "endpoints"], "additionalProperties": False,
+    "properties": {"selector": _SELECTOR, "endpoints": {"type": "array", "items": _ENDPOINT},
+                   "namespaceSelector": {"type": "object"}}})
+POD_MONITOR = _resource("monitoring.coreos.com/v1", "PodMonitor", {
+    "type": "object", "required": ["selector", "podMetricsEndpoints"], "additionalProperties": False,
+    "properties": {"selector": _SELECTOR, "podMetricsEndpoints": {"type": "array", "items": _ENDPOINT},
+                   "namespaceSelector": {"type": "object"}}})
+_RULE: dict[str, Any] = {"type": "object", "required": ["expr"], "additionalProperties": False, "properties": {
+    "alert": {"type": "string"}, "record": {"type": "string"}, "expr": {"type": "string"},
+    "for": {"type": "string", "pattern": r"^\d+[smh]$"}, "labels": _STRINGS, "annotations": _STRINGS}}
+PROMETHEUS_RULE = _resource("monitoring.coreos.com/v1", "PrometheusRule", {
+    "type": "object", "required": ["groups"], "additionalProperties": False,
+    "properties": {"groups": {"type": "array", "items": {
+        "type": "object", "required": ["name", "rules"], "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "interval": {"type": "string"},
+                       "rules": {"type": "array", "items": _RULE}}}}}})
+_ISSUER_REF: dict[str, Any] = {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
+    "name": {"type": "string"}, "kind": {"enum": ["Issuer", "ClusterIssuer"]}, "group": {"type": "string"}}}
+CERTIFICATE = _resource("cert-manager.io/v1", "Certificate", {
+    "type": "object", "required": ["secretName", "issuerRef"], "additionalProperties": False, "properties": {
+        "secretName": {"type": "string"}, "issuerRef": _ISSUER_REF, "isCA": {"type": "boolean"},
+        "commonName": {"type": "string", "maxLength": 64}, "dnsNames": {"type": "array", "items": {"type": "string"}},
+        "duration": {"type": "string"}, "renewBefore": {"type": "string"},
+        "usages": {"type": "array", "items": {"enum": ["digital signature", "key encipherment", "server auth",
+                                                        "client auth", "cert sign", "crl sign"]}},
+        "privateKey": {"type": "object", "additionalProperties": False, "properties": {
+            "algorithm": {"enum": ["RSA", "ECDSA", "Ed25519"]}, "size": {"type": "integer"},
+            "rotationPolicy": {"enum": ["Never", "Always"]}}}}})
+ISSUER = _resource("cert-manager.io/v1", "Issuer", {
+    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1, "properties": {
+        "selfSigned": {"type": "object"},
+        "ca": {"type": "object", "required": ["secretName"], "additionalProperties": False,
+               "properties": {"secretName": {"type": "string"}}}}})
+
 SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR,
+    ("monitoring.coreos.com/v1", "PodMonitor"): POD_MONITOR,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
+    ("cert-manager.io/v1", "Certificate"): CERTIFICATE,
+    ("cert-manager.io/v1", "Issuer"): ISSUER,
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"): RABBITMQ_CLUSTER,
     ("mongodbcommunity.mongodb.com/v1", "MongoDBCommunity"): MONGODB_COMMUNITY,
 }

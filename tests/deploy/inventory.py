@@ -8,19 +8,28 @@ from typing import Any
 import yaml
 
 from deploy.local.stack import SERVICES
+from deploy.users import COMPONENTS
 from tests.deploy.manifests import render
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = (*SERVICES, "gateway")
-SECRETS = {"egov-secrets", "egov-token-keys", "egov-gateway-tls", "egov-gateway-log-keys", "egov-mongodb-password",
-           "egov-gateway-outbound-client", "egov-identity-outbound-tls", "egov-external-simulators"}
+SECRETS = {"egov-secrets", "egov-token-keys", "egov-gateway-tls", "egov-gateway-ca", "egov-gateway-log-keys",
+           "egov-agency-client-ca",
+           "egov-gateway-internal-tls", "egov-gateway-outbound-client", "egov-identity-outbound-tls",
+           "egov-external-simulators", "egov-notifications-providers", "egov-provider-simulators",
+           "egov-broker-admin", "egov-broker-passwords", "egov-caller-keys", "egov-gateway-caller-key",
+           *(f"egov-{c}-credentials" for c in COMPONENTS), *(f"egov-{c}-mongodb-password" for c in COMPONENTS)}
 
 
 def service_command(service: str) -> list[str]:
     return ["nameko", "run", "--config", "deploy/nameko.yaml", SERVICES[service]]
 
 
-COMMANDS = {**{svc: service_command(svc) for svc in SERVICES}, "gateway": ["python", "-m", "gateway"]}
+# The supervisors' dashboard is no platform component (no broker, no database, no topology to declare):
+# a web client of the gateway, run from the same image.
+DASHBOARD_COMMAND = ["python", "-m", "services.supervision.dashboard"]
+COMMANDS = {**{svc: service_command(svc) for svc in SERVICES}, "gateway": ["python", "-m", "gateway"],
+            "dashboard": DASHBOARD_COMMAND}
 
 
 @cache
@@ -47,6 +56,14 @@ def objects(overlay: str, kind: str | None = None) -> list[dict[str, Any]]:
 def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
     found = [obj for obj in objects(overlay, kind) if obj["metadata"]["name"] == name]
     assert len(found) == 1, f"{overlay}: expected one {kind} named {name}, found {len(found)}"
+    return found[0]
+
+
+def workload_named(overlay: str, name: str) -> dict[str, Any]:
+    """The Deployment or StatefulSet named so (the gateway is a StatefulSet, the services Deployments)."""
+    found = [obj for obj in objects(overlay) if obj["kind"] in ("Deployment", "StatefulSet")
+             and obj["metadata"]["name"] == name]
+    assert len(found) == 1, f"{overlay}: expected one workload named {name}, found {len(found)}"
     return found[0]
 
 

@@ -99,8 +99,9 @@ def agency_front_reads() -> set[str]:
 
 # The processes a deployment runs, by component name (compose service / Deployment name).
 ENTRY_MODULES: dict[str, tuple[str, ...]] = {
-    **{svc: (path.split(":")[0], "services.common.probe") for svc, path in SERVICES.items()},
+    **{svc: (path.split(":")[0],) for svc, path in SERVICES.items()},
     "gateway": ("gateway.__main__",),
+    "dashboard": ("services.supervision.dashboard.__main__",),
     "topology": ("services.common.events.broker",),
 }
 

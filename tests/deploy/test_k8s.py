@@ -8,7 +8,8 @@ from typing import Any
 import opentelemetry.sdk.environment_variables as otel_env
 import pytest
 
-from deploy.local.stack import SERVICES
+from deploy.local.stack import SERVICES, SINGLE_REPLICA
+from deploy.users import COMPONENTS, mongo_roles, password_variable
 from tests.deploy.inventory import (
     COMMANDS,
     PLATFORM,
@@ -22,13 +23,15 @@ from tests.deploy.inventory import (
     objects,
     pod_spec,
     secret_env,
+    workload_named,
 )
 from tests.deploy.manifests import OVERLAYS, validate
 from tests.deploy.source_env import agency_front_reads, all_reads, component_reads
 
 CLUSTERS = ("k8s/overlays/dev", "k8s/overlays/prod")
 # Components that must run exactly one replica: the archive reads its stream in order from its offset.
-SINGLETONS = {"archive"}
+# What runs once in production runs once in a replicated local stack too (deploy/local/stack.py).
+SINGLETONS = set(SINGLE_REPLICA)
 WORKLOADS = ("Deployment", "StatefulSet")
 OTEL_NAMES = {getattr(otel_env, name) for name in dir(otel_env) if name.startswith("OTEL_")}
 
@@ -46,13 +49,13 @@ def test_overlay_builds_and_every_object_validates(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_every_component_runs_its_entry_point(overlay: str) -> None:
     for component, command in COMMANDS.items():
-        assert main_container(named(overlay, "Deployment", component))["command"] == command, component
+        assert main_container(workload_named(overlay, component))["command"] == command, component
 
 
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_topology_is_declared_before_each_component_starts(overlay: str) -> None:
     for component in PLATFORM:
-        (init,) = pod_spec(named(overlay, "Deployment", component))["initContainers"]
+        (init,) = pod_spec(workload_named(overlay, component))["initContainers"]
         assert init["command"] == ["python", "-m", "services.common.events.broker"], component
         assert component_reads("topology") <= set(container_env(overlay, init)), component
 
@@ -60,14 +63,15 @@ def test_topology_is_declared_before_each_component_starts(overlay: str) -> None
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_each_component_gets_every_variable_its_code_reads(overlay: str) -> None:
     for component in PLATFORM:
-        env = container_env(overlay, main_container(named(overlay, "Deployment", component)))
+        env = container_env(overlay, main_container(workload_named(overlay, component)))
         missing = component_reads(component) - set(env)
         assert not missing, f"{overlay}: {component} reads {sorted(missing)} but the Deployment does not set them"
 
 
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_every_variable_set_is_read_by_the_code(overlay: str) -> None:
-    known = all_reads() | OTEL_NAMES
+    # and the components' broker passwords, which the dev broker's init container reads (deploy/users.py)
+    known = all_reads() | OTEL_NAMES | {password_variable(c, "BROKER") for c in COMPONENTS}
     for workload in objects(overlay, "Deployment") + objects(overlay, "StatefulSet"):
         for container in containers(workload):
             if _runs_platform_image(container):
@@ -89,7 +93,7 @@ def _runs_platform_image(container: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_secrets_go_only_to_components_that_read_them(overlay: str) -> None:
     for component in PLATFORM:
-        for container in containers(named(overlay, "Deployment", component)):
+        for container in containers(workload_named(overlay, component)):
             extra = secret_env(container) - component_reads(component)
             assert not extra, f"{component}/{container['name']} gets secrets it never reads: {sorted(extra)}"
 
@@ -111,7 +115,7 @@ def test_token_keys_reach_identity_private_and_gateway_public_only(overlay: str)
     config = config_data(overlay)
 
     def key_files(component: str) -> set[str]:
-        workload = named(overlay, "Deployment", component)
+        workload = workload_named(overlay, component)
         volumes = {vol["name"]: vol for vol in pod_spec(workload).get("volumes", [])}
         files = set()
         for mount in main_container(workload).get("volumeMounts", []):
@@ -147,20 +151,25 @@ def test_every_pod_is_locked_down(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_platform_pods_spread_and_stop_gracefully(overlay: str) -> None:
     for component in PLATFORM:
-        pod = pod_spec(named(overlay, "Deployment", component))
+        pod = pod_spec(workload_named(overlay, component))
         assert pod["terminationGracePeriodSeconds"] >= 30, component
         keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
         assert "kubernetes.io/hostname" in keys, component
 
 
 @pytest.mark.parametrize("overlay", CLUSTERS)
-def test_services_are_probed_through_their_health_rpc_within_192Mi(overlay: str) -> None:
+def test_services_are_probed_in_their_own_pod_within_192Mi(overlay: str) -> None:
+    """Liveness asks the pod's own process (never the broker, MongoDB or the shared RPC queue),
+    readiness may ask its dependencies: both on the port the code serves its probes on."""
+    probe_port = _port(config_data(overlay)["EGOV_PROBE_ADDRESS"])
     for svc in SERVICES:
-        container = main_container(named(overlay, "Deployment", svc))
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["exec"]["command"] == ["python", "-m", "services.common.probe", svc]
-            # The probe's own RPC timeout must end before the kubelet gives up on it.
-            assert float(config_data(overlay)["EGOV_PROBE_TIMEOUT_SECONDS"]) < container[probe]["timeoutSeconds"]
+        container = main_container(workload_named(overlay, svc))
+        assert {"name": "probes", "containerPort": probe_port, "protocol": "TCP"} in container["ports"], svc
+        assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "probes"}, svc
+        assert container["startupProbe"]["httpGet"] == {"path": "/livez", "port": "probes"}, svc
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}, svc
+        # The dependency checks' own timeout ends before the kubelet gives up on the probe.
+        assert float(config_data(overlay)["EGOV_PROBE_TIMEOUT_SECONDS"]) < container["readinessProbe"]["timeoutSeconds"]
         limit = container["resources"]["limits"]["memory"]
         assert re.fullmatch(r"\d+Mi", limit) and int(limit[:-2]) <= 192, f"{svc}: memory limit {limit}"
 
@@ -168,26 +177,26 @@ def test_services_are_probed_through_their_health_rpc_within_192Mi(overlay: str)
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_ports_are_the_ones_the_code_binds(overlay: str) -> None:
     config = config_data(overlay)
-    gateway = main_container(named(overlay, "Deployment", "gateway"))
+    gateway = main_container(workload_named(overlay, "gateway"))
     grpc_port, agency_port = _port(config["EGOV_GATEWAY_ADDRESS"]), _port(config["EGOV_GATEWAY_AGENCY_ADDRESS"])
     outbound_port = _port(config["EGOV_GATEWAY_OUTBOUND_ADDRESS"])
     assert [p["containerPort"] for p in gateway["ports"]] == [grpc_port, outbound_port]
-    [front] = [c for c in containers(named(overlay, "Deployment", "gateway")) if c["name"] == "agency-front"]
+    [front] = [c for c in containers(workload_named(overlay, "gateway")) if c["name"] == "agency-front"]
     assert [p["containerPort"] for p in front["ports"]] == [agency_port]
-    # TLS is on, so not the kubelet's gRPC probe: grpc.health over TLS, trusting the mounted CA file.
+    # This pod's gateway on its own agency socket: no TLS, so no certificate name is required of any CA.
+    socket = f"unix://{config['EGOV_GATEWAY_AGENCY_SOCKET']}"
     for probe in ("startupProbe", "readinessProbe"):
-        command = gateway[probe]["exec"]["command"]
-        assert command[:4] == ["python", "-m", "deploy.docker.healthcheck", "grpc-tls"], probe
-        assert _port(command[4]) == grpc_port and command[5] == config["EGOV_GATEWAY_TLS_CLIENT_CA"], probe
-    assert gateway["livenessProbe"]["tcpSocket"]["port"] == grpc_port
+        assert gateway[probe]["exec"]["command"] == ["python", "-m", "deploy.docker.healthcheck", "grpc", socket]
+    assert gateway["livenessProbe"]["exec"]["command"] == [
+        "python", "-m", "deploy.docker.healthcheck", "grpc-alive", socket]
     gateway_service = named(overlay, "Service", "gateway")
     assert {p["port"] for p in gateway_service["spec"]["ports"]} == {grpc_port, agency_port, outbound_port}
     # identity calls it by the Service's name, which the gateway's server certificate carries.
     assert config["EGOV_OUTBOUND_ADDRESS"] == f"gateway:{outbound_port}"
     web_port = _port(config["EGOV_WEB_ADDRESS"])
     for svc in ("payments", "postal"):
-        ports = main_container(named(overlay, "Deployment", svc))["ports"]
-        assert [p["containerPort"] for p in ports] == [web_port], svc
+        ports = main_container(workload_named(overlay, svc))["ports"]
+        assert [p["containerPort"] for p in ports] == [_port(config["EGOV_PROBE_ADDRESS"]), web_port], svc
     for service in objects(overlay, "Service"):
         selector = service["spec"].get("selector", {}).get("app.kubernetes.io/name")
         workloads = [w for w in objects(overlay, "Deployment") + objects(overlay, "StatefulSet")
@@ -203,7 +212,10 @@ def _callback_routes() -> dict[str, list[str]]:
     routes = {}
     for svc in SERVICES:
         source = ROOT / (SERVICES[svc].split(":")[0].replace(".", "/") + ".py")
-        routes[svc] = re.findall(r'@http\("POST", "([^"]+)"\)', source.read_text())
+        text = source.read_text()
+        # Third parties call in only through the body-limited entrypoint (services/common/runtime/web.py).
+        assert "@http(" not in text, f"{svc}: a plain @http entrypoint reads bodies without a limit"
+        routes[svc] = re.findall(r'@bounded_http\("POST", "([^"]+)"\)', text)
     return {svc: paths for svc, paths in routes.items() if paths}
 
 
@@ -240,7 +252,7 @@ def test_scaling_and_disruption_cover_the_platform(overlay: str) -> None:
         fixed = [d for d in objects(overlay, "Deployment") if d["metadata"]["name"] not in set(targets) | SINGLETONS]
         assert all(d["spec"]["replicas"] >= 2 for d in fixed)
         for name in SINGLETONS:
-            singleton = named(overlay, "Deployment", name)
+            singleton = workload_named(overlay, name)
             assert singleton["spec"]["replicas"] == 1 and singleton["spec"]["strategy"]["type"] == "Recreate", name
     else:
         assert all(spec["maxReplicas"] == 1 for spec in targets.values())
@@ -263,7 +275,8 @@ def test_network_is_denied_by_default_and_only_the_edge_is_open(overlay: str) ->
     config = config_data(overlay)
     web = _port(config["EGOV_WEB_ADDRESS"])
     gateway = {("gateway", _port(config[name])) for name in ("EGOV_GATEWAY_ADDRESS", "EGOV_GATEWAY_AGENCY_ADDRESS")}
-    assert open_to_all == gateway | {("payments", web), ("postal", web)}
+    dashboard = ("dashboard", _port(config["EGOV_DASHBOARD_ADDRESS"]))      # supervisors' browsers
+    assert open_to_all == gateway | {("payments", web), ("postal", web), dashboard}
 
 
 def test_prod_pins_every_image() -> None:
@@ -275,12 +288,16 @@ def test_prod_pins_every_image() -> None:
     assert re.search(r":\d+\.\d+\.\d+", cluster["spec"]["image"])
     (mongodb,) = objects("k8s/overlays/prod", "MongoDBCommunity")
     assert re.fullmatch(r"\d+\.\d+\.\d+", mongodb["spec"]["version"])
-    users = mongodb["spec"]["users"]
-    # One database per nameko service deployed (SERVICES, and one not yet in the local stack alike) and the gateway's.
+    users = {user["name"]: user for user in mongodb["spec"]["users"]}
+    # One user per component deployed (SERVICES, the archive, the gateway), readWrite on its own database only.
     owners = {d["metadata"]["name"] for d in objects("k8s/overlays/prod", "Deployment")
               if main_container(d).get("command", [])[:2] == ["nameko", "run"]} | {"gateway"}
-    assert set(PLATFORM) <= owners
-    assert {role["db"] for role in users[0]["roles"]} == {f"egov_{owner}" for owner in owners}
+    assert set(PLATFORM) <= owners and set(users) == owners == set(COMPONENTS)
+    for owner, user in users.items():
+        assert [{"role": r["name"], "db": r["db"]} for r in user["roles"]] == mongo_roles(owner), owner
+        assert user["passwordSecretRef"]["name"] == f"egov-{owner}-mongodb-password", owner
+    assert [name for name, user in users.items() if any(r["db"] == "egov_gateway" for r in user["roles"])] == [
+        "gateway"]
 
 
 @pytest.mark.parametrize("overlay", CLUSTERS)
@@ -299,7 +316,7 @@ def test_outbound_listener_is_reached_from_identity_only(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", CLUSTERS)
 def test_the_agency_front_shares_the_gateway_s_socket_and_gets_what_its_configuration_reads(overlay: str) -> None:
-    pod = named(overlay, "Deployment", "gateway")
+    pod = workload_named(overlay, "gateway")
     by_name = {c["name"]: c for c in containers(pod, init=False)}
     front, gateway = by_name["agency-front"], by_name["gateway"]
     missing = agency_front_reads() - set(container_env(overlay, front))
@@ -317,5 +334,25 @@ def test_the_agency_front_shares_the_gateway_s_socket_and_gets_what_its_configur
 
 
 def test_the_kubernetes_copy_of_the_agency_front_configuration_is_the_same() -> None:
-    assert (ROOT / "k8s" / "base" / "agency-front" / "haproxy.cfg").read_text() == \
-        (ROOT / "deploy" / "agency-front" / "haproxy.cfg").read_text()
+    for name in ("haproxy.cfg", "refuse-oversized.lua"):
+        assert (ROOT / "k8s" / "base" / "agency-front" / name).read_text() == \
+            (ROOT / "deploy" / "agency-front" / name).read_text(), name
+
+
+def test_the_operators_pods_reach_the_kubernetes_api_and_their_peers() -> None:
+    """RabbitMQ's peer discovery and the MongoDB agent's readiness reports go through the API server;
+    peers reach each other on every port (epmd, inter-node, CLI); the topology operator the management API."""
+    policies = objects("k8s/overlays/prod", "NetworkPolicy")
+
+    def rules(role: str, direction: str) -> list[dict[str, Any]]:
+        return [rule for p in policies if p["spec"]["podSelector"].get("matchLabels") == {"egov.gov.vn/role": role}
+                for rule in p["spec"].get(direction, [])]
+
+    for role in ("broker", "database"):
+        api = [r for r in rules(role, "egress") if {443, 6443} <= {p["port"] for p in r.get("ports", [])}]
+        assert api, f"{role} pods cannot reach the Kubernetes API"
+        peers = {"podSelector": {"matchLabels": {"egov.gov.vn/role": role}}}
+        assert any(r.get("to") == [peers] and "ports" not in r for r in rules(role, "egress")), role
+        assert any(r.get("from") == [peers] and "ports" not in r for r in rules(role, "ingress")), role
+    assert any(15672 in {p["port"] for p in r.get("ports", [])} and "namespaceSelector" in r["from"][0]
+               for r in rules("broker", "ingress"))

@@ -4,8 +4,9 @@ as separate processes on the real broker and SecantusDB."""
 import grpc
 import pytest
 
-from deploy.local.agency_demo import DESK, GET_DOSSIER, read_as_desk, register_desk
+from deploy.local.agency_demo import DESK, read_as_desk, register_desk
 from deploy.local.journey import read_mailbox, residents
+from deploy.registrations import GET_DOSSIER
 from egov.identity.v1 import identity_pb2
 from egov.payments.v1 import payments_pb2
 from egov.postal.v1 import postal_pb2
@@ -28,19 +29,22 @@ def test_level4_dossier_paid_online_and_returned_by_post(platform: Platform) -> 
     procedure = journey.pick_procedure(level=4, with_fee=True)
 
     dossier = journey.submit(citizen, procedure)
-    assert dossier.code.startswith(f"{procedure.agency_code}-")
+    assert dossier.code.startswith(f"{procedure.agency_code}-")   # no desk configured: its own desk
     assert dossier.status == pp.DOSSIER_STATUS_AWAITING_PAYMENT
 
     journey.pay(citizen, dossier.code)
-    accepted = journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
-    assert accepted.due_date and accepted.accepted_at
-
+    paid = journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_SUBMITTED)
+    assert paid.fee_paid and not paid.accepted_at          # payment alone does not accept it
     officer = platform.civil_servant(procedure.agency_code)
+    accepted = journey.receive(officer, dossier.code)
+    assert accepted.due_date and accepted.accepted_at
+    assert [s.form for s in accepted.slips] == [pp.SLIP_FORM_RECEIPT]
+
     issued = journey.work(officer, dossier.code)
     assert issued.status == pp.DOSSIER_STATUS_RESULT_ISSUED
 
     done = journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED)
-    assert done.timeliness == pp.TIMELINESS_ON_TIME
+    assert done.timeliness == pp.TIMELINESS_EARLY   # the same day: before the due date (Decision 766)
 
     bill = journey.bill(citizen.token, dossier.code)
     assert bill.status == payments_pb2.BILL_STATUS_PAID and bill.amount_vnd == procedure.fee_vnd
@@ -66,9 +70,9 @@ def test_rejected_dossier_is_refunded_and_the_citizen_told(platform: Platform) -
     procedure = journey.pick_procedure(level=4, with_fee=True)
     dossier = journey.submit(citizen, procedure)
     journey.pay(citizen, dossier.code)
-    journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
-
     officer = platform.civil_servant(procedure.agency_code)
+    journey.receive(officer, dossier.code)
+
     journey.api.procedures.RejectDossier(
         pp.RejectDossierRequest(code=dossier.code, reason="Giấy tờ không hợp lệ"),
         metadata=[("authorization", f"Bearer {officer}")], timeout=10)
@@ -87,8 +91,8 @@ def test_supplement_pauses_the_clock(platform: Platform) -> None:
     procedure = journey.pick_procedure(level=4, with_fee=True)
     dossier = journey.submit(citizen, procedure)
     journey.pay(citizen, dossier.code)
-    accepted = journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
     officer = platform.civil_servant(procedure.agency_code)
+    accepted = journey.receive(officer, dossier.code)
     meta = [("authorization", f"Bearer {officer}")]
     first_document = procedure.required_documents[0].code
 
@@ -169,7 +173,9 @@ def test_an_agency_system_reads_the_dossier_through_the_agency_front(platform: P
     dossier with its client certificate; the same call without one is refused and both are logged."""
     journey = platform.journey
     citizen = journey.register_citizen(residents()[5])
-    dossier = journey.submit(citizen, journey.pick_procedure(level=4, with_fee=True))
+    # A dossier of the desk's own agency: an agency system reads only those (issue 12 item 7).
+    member_code = str(DESK).split("/")[2]
+    dossier = journey.submit(citizen, journey.pick_procedure(level=4, with_fee=True, agency_code=member_code))
     register_desk(platform.stack)
     read = read_as_desk(platform.stack, dossier.code)
     assert (read.dossier.code, read.dossier.applicant_citizen_id) == (dossier.code, citizen.citizen_id)

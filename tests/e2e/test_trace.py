@@ -35,12 +35,13 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedJourney]:
     """One journey on a stack exporting OTLP to the receiver, under a trace id of the test's."""
     receiver = OtlpReceiver()
     stack = Stack(tmp_path_factory.mktemp("traced"), extra_env={
-        "EGOV_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_TRACES_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
     try:
         stack.start()
         channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports.gateway}")
-        platform = Platform(stack, Journey(channel, f"http://127.0.0.1:{stack.ports.paygate}"),
+        platform = Platform(stack, Journey.of(stack, channel),
                             MongoClient(stack.mongo_uri))
         journey = platform.journey
         trace_id, root_span = secrets.token_hex(16), secrets.token_hex(8)
@@ -49,8 +50,9 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedJourney]:
         procedure = journey.pick_procedure(level=4, with_fee=True)
         dossier = journey.submit(citizen, procedure)
         journey.pay(citizen, dossier.code)
-        journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
-        journey.work(platform.civil_servant(procedure.agency_code), dossier.code)
+        officer = platform.civil_servant(procedure.agency_code)
+        journey.receive(officer, dossier.code)
+        journey.work(officer, dossier.code)
         journey.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED)
         yield TracedJourney(platform, receiver, trace_id, root_span, citizen.citizen_id, dossier.code,
                             procedure.agency_code)
@@ -81,17 +83,17 @@ def test_a_journey_is_one_trace_across_every_process(traced: TracedJourney) -> N
 
 def test_the_journey_shows_in_every_process_metrics(traced: TracedJourney) -> None:
     receiver = traced.receiver
-    submit = "/egov.procedures.v1.ProcedureService/SubmitDossier"
     submitted, completed = "egov.procedures.v1.DossierSubmitted", "egov.procedures.v1.DossierCompleted"
     expected = [
-        ("gateway", "egov.gateway.calls", {"rpc.method": submit, "rpc.grpc.status_code": "OK"}),
-        ("gateway", "egov.gateway.call.duration", {"rpc.method": submit}),
+        ("gateway", "egov.gateway.calls", {"rpc.method": "SubmitDossier", "rpc.grpc.status_code": 0}),
+        ("gateway", "rpc.server.call.duration", {"rpc.service": "egov.procedures.v1.ProcedureService",
+                                                 "rpc.method": "SubmitDossier"}),
         ("procedures", "egov.events.published", {"type": submitted}),
         ("procedures", "egov.events.published", {"type": completed}),
         ("payments", "egov.events.consumed", {"type": submitted, "outcome": "processed"}),
         ("notifications", "egov.events.consumed", {"type": completed, "outcome": "processed"}),
         ("procedures", "egov.dossiers.completed", {"agency_code": traced.agency_code,
-                                                   "timeliness": "TIMELINESS_ON_TIME"}),
+                                                   "timeliness": "TIMELINESS_EARLY"}),
     ]
     eventually(lambda: all(receiver.metric(service, name, **labels) >= 1 for service, name, labels in expected),
                "the journey's calls, events and completed dossier in the exported metrics", timeout=30)

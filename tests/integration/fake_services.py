@@ -8,12 +8,12 @@ can prove that a request the gateway refused never reached it.
 from typing import Any
 
 import eventlet
-from nameko.rpc import rpc
 
 from egov.procedures.v1 import procedures_pb2 as pb
 from services.common import protowire
 from services.common.caller import Caller
 from services.common.errors import DomainError, InvalidArgument, NotFound
+from services.common.runtime.rpc import rpc
 
 KNOWN_PROCEDURE = "1.001612"
 _calls: list[dict[str, Any]] = []

@@ -126,7 +126,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         stack.start(services=(), gateway=False)
         start_archive(stack)
-        stack._spawn(PROBE, [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
+        stack.spawn(PROBE, [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
                              "tests.integration.test_archive_replay:ReplayProbe"], stack.service_env(PROBE))
         stack.wait_for_service(PROBE)
         yield stack

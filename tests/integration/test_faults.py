@@ -28,12 +28,13 @@ from nameko.standalone.rpc import ClusterRpcClient
 from pymongo import MongoClient
 
 from bench.replay_bench import archive, raw_publish_rate, start_archive, synthetic_events
-from deploy.local.journey import Citizen, Journey, read_mailbox, residents
-from deploy.local.stack import ROOT, SERVICES, Stack, wait_for_port
+from deploy.local.journey import Citizen, Journey, one_stop_roles, read_mailbox, residents, wait_until
+from deploy.local.stack import ROOT, SERVICES, Stack
+from egov.gateway.v1.events_pb2 import MessageLogAnchored
 from egov.procedures.v1 import procedures_pb2 as pp
 from egov.procedures.v1.events_pb2 import DossierRef, DossierResultIssued
-from services.common.caller import OPERATOR
-from services.common.events.envelope import CONTENT_TYPE, encode, new_event
+from services.common.events.envelope import CONTENT_TYPE, encode, event_type, new_event
+from services.common.operator_signing import sign_as_operator
 from services.common.topology import SUBSCRIPTIONS, subscription
 from tests.integration.private_broker import PrivateBroker
 from tests.integration.test_archive_replay import drain, egov_events
@@ -43,7 +44,9 @@ T = TypeVar("T")
 SERVANT_PASSWORD = "can-bo-mot-cua-2026"
 TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL,
              grpc.StatusCode.UNKNOWN, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
-BOOKKEEPING = {"inbox", "outbox"}
+# Not state a replay may change: the inbox and outbox, and procedures' replicas reporting every few
+# seconds which catalogue version they serve (catalogue_readers).
+BOOKKEEPING = {"inbox", "outbox", "catalogue_readers"}
 # A service killed inside a database transaction leaves that transaction's locks until the
 # database expires it (60 s, MongoDB's and SecantusDB's transaction lifetime): the redelivered
 # event waits that long for the same documents. Slow then, never lost or doubled.
@@ -83,12 +86,20 @@ class Platform:
         j = self.journey
         dossier = retrying(lambda: j.submit(citizen, self.procedure), "submit")
         retrying(lambda: j.pay(citizen, dossier.code), "pay")
-        retrying(lambda: j.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS, 10),
-                 f"{dossier.code} accepted")
+        retrying(lambda: self._receive(dossier.code), f"{dossier.code} accepted")
         retrying(lambda: self._work(dossier.code), f"work on {dossier.code}")
         retrying(lambda: j.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED, 10),
                  f"{dossier.code} completed")
         return str(dossier.code)
+
+    def _receive(self, code: str) -> None:
+        """The desk accepts it once the payment has settled, unless an earlier try already did."""
+        def paid() -> pp.Dossier | None:
+            current = self.dossier(code)
+            return None if current.status == pp.DOSSIER_STATUS_AWAITING_PAYMENT else current
+
+        if wait_until(paid, f"{code} paid", 10).status == pp.DOSSIER_STATUS_SUBMITTED:
+            self.journey.receive(self.officer, code)
 
     def _work(self, code: str) -> None:
         """The officer's steps, unless an earlier try already did them."""
@@ -121,6 +132,11 @@ class Platform:
         return all(self.mongo[f"egov_{name}"]["outbox"].count_documents({"published": False}) == 0
                    for name in SERVICES)
 
+    def notifications_sent(self) -> bool:
+        """Nothing left to the retry sweep: a notification a killed worker held is sent once its
+        lease ends, or once the server ends the transaction that worker left open (60 s)."""
+        return self.mongo["egov_notifications"]["notifications"].count_documents({"status": "PENDING"}) == 0
+
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
@@ -133,16 +149,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         stack.start()
         start_archive(stack)
         channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports.gateway}")
-        journey = Journey(channel, f"http://127.0.0.1:{stack.ports.paygate}")
+        journey = Journey.of(stack, channel)
         adults = [r for r in residents()[10:] if r["birth_date"] < "2000"]
         citizens = [journey.register_citizen(r) for r in adults[:4]]
         procedure = journey.pick_procedure(level=4, with_fee=True)
         servant = f"cb-{procedure.agency_code}"
+        registration = {"civil_servant_id": servant, "full_name": "Trần Văn Bình",
+                        "agency_code": procedure.agency_code, "role": "specialist", "password": SERVANT_PASSWORD,
+                        "appointments": one_stop_roles(procedure.agency_code)}
         with ClusterRpcClient(uri=stack.amqp_uri, timeout=10) as rpc:
-            rpc.identity.register_civil_servant(request={
-                "civil_servant_id": servant, "full_name": "Trần Văn Bình", "agency_code": procedure.agency_code,
-                "role": "specialist", "password": SERVANT_PASSWORD}, caller=OPERATOR.to_wire())
-        officer = journey.civil_servant_token(servant, SERVANT_PASSWORD)
+            appointed = rpc.identity.register_civil_servant(request=registration, caller=sign_as_operator(
+                "identity", "register_civil_servant", registration, stack.env()))
+        officer = journey.civil_servant_token(servant, SERVANT_PASSWORD, appointed["second_factor_uri"])
         yield Platform(stack, broker, journey, mongo, citizens, procedure, officer)
     except Exception:
         for log in sorted(stack.logs.glob("*.log")):
@@ -209,9 +227,7 @@ def test_a_malformed_event_is_tried_a_bounded_number_of_times_then_parked_while_
 
 
 def _start_postal_operator(stack: Stack) -> None:
-    stack._spawn("sim-postal_operator", [sys.executable, "-m", "simulators.postal_operator", "--port",
-                                         str(stack.ports.postal_operator), "--secret", stack.postal_secret])
-    wait_for_port(stack.ports.postal_operator, 30, stack.processes["sim-postal_operator"], "postal operator")
+    stack.start_component("sim-postal_operator")
 
 
 def test_a_journey_parked_while_the_postal_operator_was_down_completes_after_redrive(
@@ -222,7 +238,7 @@ def test_a_journey_parked_while_the_postal_operator_was_down_completes_after_red
         j = platform.journey
         dossier = j.submit(citizen, platform.procedure)
         j.pay(citizen, dossier.code)
-        j.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_IN_PROGRESS)
+        j.receive(platform.officer, dossier.code)
         issued = j.work(platform.officer, dossier.code)
         assert issued.status == pp.DOSSIER_STATUS_RESULT_ISSUED
         eventually(lambda: park_count(platform, "postal") == 1, "the booking to fail and be parked")
@@ -292,13 +308,20 @@ def test_a_broker_restart_mid_run_loses_nothing_and_nobody_restarts(
 
 
 # -- (d) the whole archive replayed to every service, twice and out of order ---------------------------
+# The gateway anchors its message log in the archive stream as it seals, whatever replays do: those
+# events, and the stream position they move, are not the services' state.
+GATEWAY_ANCHORS = {"type": {"$not": {"$regex": "^egov\\.gateway\\."}}}
+
+
 def snapshot(platform: Platform) -> dict[str, dict[str, list[Any]]]:
     state: dict[str, dict[str, list[Any]]] = {}
     for service in SERVICES:
         db = platform.mongo[f"egov_{service}"]
-        state[service] = {name: sorted(db[name].find(), key=lambda d: str(d["_id"]))
+        state[service] = {name: sorted(db[name].find(GATEWAY_ANCHORS if (service, name) == ("archive", "events")
+                                                     else {}), key=lambda d: str(d["_id"]))
                           for name in sorted(db.list_collection_names())
-                          if name not in BOOKKEEPING and not name.startswith("system.")}
+                          if name not in BOOKKEEPING and not name.startswith("system.")
+                          and (service, name) != ("archive", "stream_position")}
     return state
 
 
@@ -310,9 +333,10 @@ def settled_snapshot(platform: Platform) -> dict[str, dict[str, list[Any]]]:
         current = snapshot(platform)
         same = current == previous[0]
         previous[0] = current
-        return same and platform.queues_idle() and platform.outboxes_published() and current
+        return same and platform.queues_idle() and platform.outboxes_published() and platform.notifications_sent() \
+            and current
 
-    state: dict[str, dict[str, list[Any]]] = eventually(stable, "the services' state to stop changing", timeout=60)
+    state: dict[str, dict[str, list[Any]]] = eventually(stable, "the services' state to stop changing", timeout=120)
     return state
 
 
@@ -378,7 +402,10 @@ def test_a_replay_aimed_at_one_service_reaches_that_service_only(platform: Platf
     eventually(lambda: seen_by("notifications") == set(ids), "notifications to receive each replayed event")
     eventually(platform.queues_idle, "the replay to be consumed")
     assert all(seen_by(name) == set() for name in SERVICES if name != "notifications")
-    assert tap.drain() == []
+    # Nothing was published because of the replay; the gateway anchors its message log every few
+    # seconds whatever happens (docs/SECURITY.md, item 2), and that is not an effect of it.
+    anchored = event_type(MessageLogAnchored)
+    assert [e for e in tap.drain() if e.type != anchored] == []
     tap.close()
 
 

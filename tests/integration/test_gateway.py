@@ -54,7 +54,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     stack = Stack(tmp_path_factory.mktemp("gateway"))
     try:
         stack.start(services=(), gateway=False)
-        stack._spawn("procedures", [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
+        stack.spawn("procedures", [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
                                     "tests.integration.fake_services:FakeProcedures"], stack.env())
         stack.wait_for_service("procedures")
         with pytest.MonkeyPatch.context() as env:
@@ -236,7 +236,7 @@ def test_calls_succeed_again_after_the_broker_drops_the_gateway_connection(platf
 def test_sigterm_drains_and_exits_cleanly(platform: Platform) -> None:
     port = free_port()
     env = {**platform.stack.env(), "EGOV_GATEWAY_ADDRESS": f"127.0.0.1:{port}"}
-    gateway = platform.stack._spawn("gateway-sigterm", [sys.executable, "-m", "gateway"], env)
+    gateway = platform.stack.spawn("gateway-sigterm", [sys.executable, "-m", "gateway"], env)
     wait_for_port(port, 30, gateway, "second gateway")
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)

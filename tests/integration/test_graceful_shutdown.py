@@ -17,7 +17,7 @@ from tests.support import eventually
 def start_slow_service(stack: Stack) -> None:
     argv = [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
             "tests.integration.slow_service:SlowPayments"]
-    stack._spawn("slow", argv, {**stack.service_env("payments"), "EGOV_MAX_WORKERS": "1"})
+    stack.spawn("slow", argv, {**stack.service_env("payments"), "EGOV_MAX_WORKERS": "1"})
 
 
 def test_sigterm_finishes_the_message_in_flight(tmp_path: Path) -> None:

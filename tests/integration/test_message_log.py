@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
 from egov.procedures.v1 import procedures_pb2 as pp
+from gateway.cli import app
 from gateway.message_log import SEAL, chain_record, record_hash
 from services.common.caller import Caller, CallerKind
 from services.common.tokens import issue_token
@@ -32,7 +33,8 @@ CITIZEN_ID = "046099001234"
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgencyPlatform]:
-    running = start_agency_platform(tmp_path_factory.mktemp("message-log"), EGOV_GATEWAY_SEAL_EVERY_SECONDS="3600")
+    running = start_agency_platform(tmp_path_factory.mktemp("message-log"), archive=True,
+                                    EGOV_GATEWAY_SEAL_EVERY_SECONDS="3600")
     try:
         running.admin("members", "add", "GOV", "000.00.15.H57", "--name", "Sở Tư pháp tỉnh Thừa Thiên Huế")
         running.admin("subsystems", "add", DESK, "--channel", "counter")
@@ -137,7 +139,11 @@ def test_an_edit_with_the_chain_recomputed_after_it_is_caught_by_the_seal(intact
         log.replace_one({"_id": record["_id"]}, record)
         prev = record["hash"]
     output = verify(intact, expect=1)
-    assert f"first broken record {target}: record {target} is not the record seal {last + 1} sealed" in output
+    assert f"first broken record {target}: record {target} was not written by the gateway: its MAC" in output
+    # An auditor with the seal's public key only (no log key) finds it through the seal.
+    result = intact.cli.invoke(app, ["log", "verify"], env={**intact.env, "EGOV_GATEWAY_LOG_KEY_FILE": ""})
+    assert result.exit_code == 1
+    assert f"first broken record {target}: record {target} is not the record seal {last + 1} sealed" in result.output
 
 
 def test_sealed_records_archive_to_a_file_that_verifies_and_the_live_log_goes_on(platform: AgencyPlatform,

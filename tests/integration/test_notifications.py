@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import pytest
 from google.protobuf.message import Message
-from nameko.standalone.rpc import ClusterRpcClient
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
@@ -25,6 +24,7 @@ from egov.procedures.v1.events_pb2 import DossierAccepted, DossierRef, DossierSu
 from services.common.caller import Caller, CallerKind
 from services.common.events.broker import EventPublisher
 from services.common.events.envelope import new_event
+from tests.support import SignedRpcClient
 
 T = TypeVar("T")
 PROCEDURE = "Cấp giấy phép xây dựng nhà ở riêng lẻ"
@@ -101,7 +101,7 @@ def dossier(citizen: Citizen) -> DossierRef:
 
 def listed(stack: Stack, citizen_id: str) -> list[dict[str, Any]]:
     caller = Caller(CallerKind.CITIZEN, subject=citizen_id).to_wire()
-    with ClusterRpcClient(uri=stack.amqp_uri, timeout=10) as rpc:
+    with SignedRpcClient(stack.env(), uri=stack.amqp_uri, timeout=10) as rpc:
         reply: dict[str, Any] = rpc.notifications.list_notifications(request={}, caller=caller)
     return list(reply.get("notifications", []))
 

@@ -23,7 +23,8 @@ from tests.support import eventually
 
 VERIFY_CITIZEN = "/egov.population.v1.PopulationRegistry/VerifyCitizen"
 VERIFY_BUSINESS = "/egov.businessregistry.v1.BusinessRegistry/VerifyBusiness"
-REGISTER_CITIZEN = "/egov.identity.v1.IdentityService/RegisterCitizen"
+# The population database is asked (and sends the one-time code) when the code is requested.
+REQUEST_CODE = "/egov.identity.v1.IdentityService/RequestVerificationCode"
 HUE = caller_pb2.Address(street="12 Lê Lợi", commune="Phường Vĩnh Ninh", district="Thành phố Huế",
                          province="Thừa Thiên Huế")
 # Well-known rows of simulators/data/businesses.json.
@@ -54,10 +55,12 @@ class Running:
     def register(self, person: dict[str, Any], traceparent: str = "") -> pb.RegisterCitizenResponse:
         metadata = (("traceparent", traceparent),) if traceparent else ()
         identity = self.journey.api.identity
+        verification_id, code = self.journey.request_code(person, metadata=metadata)
         response: pb.RegisterCitizenResponse = identity.RegisterCitizen(pb.RegisterCitizenRequest(
             citizen_id=person["citizen_id"], full_name=person["full_name"], birth_date=person["birth_date"],
             phone="0905123456", email=f"{person['citizen_id']}@example.vn", password=PASSWORD, address=HUE,
-            notification_channels=[caller_pb2.NOTIFICATION_CHANNEL_EMAIL]), timeout=10, metadata=metadata)
+            notification_channels=[caller_pb2.NOTIFICATION_CHANNEL_EMAIL], verification_id=verification_id,
+            verification_code=code), timeout=10)
         return response
 
 
@@ -75,7 +78,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_uri)
     living = (p for p in residents() if not p.get("deceased"))
     try:
-        yield Running(stack, channel, Journey(channel, "http://unused"), mongo, RegistryStore(mongo, "egov_gateway"),
+        yield Running(stack, channel, Journey.of(stack, channel), mongo, RegistryStore(mongo, "egov_gateway"),
                       living)
     finally:
         channel.close()
@@ -95,7 +98,7 @@ def test_a_citizen_registered_at_the_gateway_is_verified_through_the_outbound_ex
         return records
 
     records = eventually(both_legs, "an inbound and an outbound record of the registration's trace")
-    assert records["inbound"]["method"] == REGISTER_CITIZEN
+    assert records["inbound"]["method"] == REQUEST_CODE
     assert records["inbound"]["status"] == "OK"
     outbound = records["outbound"]
     assert outbound["method"] == VERIFY_CITIZEN

@@ -16,7 +16,6 @@ import pytest
 from google.protobuf.message import Message
 from kombu import Connection, Exchange, Queue
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcClient
 
 from deploy.local.stack import Stack
 from egov.events.v1.cloud_event_pb2 import CloudEvent
@@ -27,7 +26,9 @@ from services.common.callback_signature import sign
 from services.common.caller import Caller, CallerKind
 from services.common.events.broker import EventPublisher
 from services.common.events.envelope import decode, new_event, unpack
+from services.common.merchant_signature import sign_request
 from services.common.topology import EVENTS_EXCHANGE, subscription
+from tests.support import SignedRpcClient
 
 DEADLINE = 30.0
 FEE = 50_000
@@ -159,7 +160,7 @@ def signed_headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
 def payments(make_stack: Callable[..., Stack]) -> Iterator[tuple[Payments, EventWatch]]:
     stack = make_stack(services=("payments",), gateway=False)
     watch = EventWatch(stack.amqp_uri)
-    with ClusterRpcClient(uri=stack.amqp_uri, timeout=DEADLINE) as rpc:
+    with SignedRpcClient(stack.env(), uri=stack.amqp_uri, timeout=DEADLINE) as rpc:
         service = Payments(stack, rpc)
         yield service, watch
         service.publisher.close()
@@ -247,7 +248,8 @@ def test_forged_stale_and_mismatched_callbacks_are_refused_and_change_nothing(
     unsigned = service.callback(notice(), {})
     assert [forged[0], stale[0], underpaid[0], elsewhere[0], unsigned[0]] == [401, 400, 409, 409, 401]
     assert "stale" in stale[1]["error"]
-    assert "amount_vnd" in underpaid[1]["error"]
+    # Signed, but for money the intermediary never took: there is nothing to refund, nothing is recorded.
+    assert "no paid transaction" in underpaid[1]["error"]
     assert service.get_bill(code, owner)["status"] == "BILL_STATUS_ISSUED"
 
     # Unpaid and rejected: the bill is cancelled, nothing is refunded, it can no longer be paid.
@@ -269,3 +271,97 @@ def test_forged_stale_and_mismatched_callbacks_are_refused_and_change_nothing(
     assert listing["refunds"] == []
     assert events.of(payments_events.PaymentSettled, code) == []
     assert events.of(payments_events.PaymentRefunded, code) == []
+
+
+def test_a_closed_bill_s_transaction_is_voided_so_the_citizen_can_no_longer_pay(
+        payments: tuple[Payments, EventWatch]) -> None:
+    service, events = payments
+    owner, code = citizen(), new_code()
+    service.publish(submitted(code, owner), code)
+    events.wait_for(payments_events.BillIssued, code)
+    started = service.start_payment(code, owner)
+
+    service.publish(rejected(code, owner), code)
+    wait_until(lambda: service.get_bill(code, owner)["status"] == "BILL_STATUS_CANCELLED", "the bill to close")
+    wait_until(lambda: service.paygate("GET", f"/transactions/{started['transaction_id']}")[1]["status"] == "VOIDED",
+               "the transaction to be voided")
+    # The payment page the citizen still has no longer takes money.
+    status, reply = http("POST", started["payment_url"])
+    assert status == 409 and "VOIDED" in reply["error"]
+    assert events.of(payments_events.PaymentSettled, code) == []
+
+
+def test_money_paid_while_payments_was_down_for_a_dossier_rejected_meanwhile_is_refunded_once(
+        payments: tuple[Payments, EventWatch]) -> None:
+    service, events = payments
+    owner, code = citizen(), new_code()
+    service.publish(submitted(code, owner), code)
+    issued = events.wait_for(payments_events.BillIssued, code)
+    started = service.start_payment(code, owner)
+
+    service.stack.kill("payments")
+    try:
+        status, _ = http("POST", started["payment_url"])      # paid; the notice finds nobody home
+        assert status == 200
+        service.publish(rejected(code, owner), code)            # rejected meanwhile
+    finally:
+        service.stack.start_service("payments")
+
+    refunded = events.wait_for(payments_events.PaymentRefunded, code)
+    assert (refunded.reason, refunded.amount_vnd) == (payments_events.REFUND_REASON_BILL_CLOSED, FEE)
+    assert refunded.intermediary_transaction_id == started["transaction_id"]
+    bill = service.get_bill(code, owner)
+    assert (bill["status"], bill["refunded_at"] != "") == ("BILL_STATUS_REFUNDED", True)
+
+    # The intermediary's retried notice is acknowledged: the money is accounted for, not refused.
+    def acknowledged() -> bool:
+        _, txn = service.paygate("GET", f"/transactions/{started['transaction_id']}")
+        return any(a["status"] == 200 for a in txn["callback_attempts"])
+
+    wait_until(acknowledged, "the intermediary's notice to be acknowledged", timeout=60)
+    service.wait_until_consumed()
+    _, listing = service.paygate("GET", f"/refunds?merchant_ref={issued.bill_id}")
+    assert [r["refund_id"] for r in listing["refunds"]] == [refunded.refund_id]
+    assert len(events.of(payments_events.PaymentRefunded, code)) == 1
+    assert events.of(payments_events.PaymentSettled, code) == []
+
+
+def test_a_rejection_handled_before_the_submission_leaves_no_bill_to_pay(
+        payments: tuple[Payments, EventWatch]) -> None:
+    service, events = payments
+    owner, code = citizen(), new_code()
+    service.publish(rejected(code, owner), code)
+    service.wait_until_consumed()
+    service.publish(submitted(code, owner), code)     # late: a re-driven dead letter, a replay
+    service.wait_until_consumed()
+    with pytest.raises(RemoteError) as err:
+        service.get_bill(code, owner)
+    assert err.value.exc_type == "NotFound"
+    assert events.of(payments_events.BillIssued, code) == []
+
+
+def test_the_intermediary_refuses_calls_the_merchant_did_not_sign(payments: tuple[Payments, EventWatch]) -> None:
+    service, _ = payments
+    body = {"merchant_ref": f"BILL-{uuid.uuid4().hex[:8]}", "amount_vnd": FEE, "description": "fee",
+            "callback_url": "http://127.0.0.1:9/cb"}
+    raw = json.dumps(body).encode()
+    assert service.paygate("POST", "/transactions", body)[0] == 401
+    guessed = sign_request("guessed-secret", "POST", "/transactions", "HUEGOV", str(int(time.time())),
+                           uuid.uuid4().hex, raw)
+    status, reply = http("POST", f"http://127.0.0.1:{service.stack.ports.paygate}/transactions", raw,
+                         guessed.headers())
+    assert (status, "signature" in reply["error"]) == (401, True)
+    for path in ("/refunds", "/transactions/void", "/transactions/query"):
+        assert service.paygate("POST", path, {"merchant_ref": body["merchant_ref"]})[0] == 401, path
+    # The platform's own calls, signed with the merchant's secret, go through.
+    owner, code = citizen(), new_code()
+    service.publish(submitted(code, owner), code)
+    wait_until(lambda: service.start_payment(code, owner) if _billed(service, code, owner) else None,
+               "a payment to start")
+
+
+def _billed(service: Payments, code: str, owner: Caller) -> bool:
+    try:
+        return bool(service.get_bill(code, owner))
+    except RemoteError:
+        return False

@@ -18,7 +18,6 @@ import pytest
 from google.protobuf.message import Message
 from kombu import Connection, Queue
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcClient
 from pymongo import MongoClient
 
 from deploy.local.stack import Stack
@@ -36,6 +35,8 @@ from services.common.callback_signature import sign
 from services.common.caller import Caller, CallerKind
 from services.common.events.broker import EventPublisher, events_exchange
 from services.common.events.envelope import decode, event_type, new_event, unpack
+from services.common.roles import Appointment, Role
+from tests.support import SignedRpcClient
 
 TIMEOUT = 30.0
 
@@ -82,7 +83,7 @@ class Postal:
         self.stack = stack
         self.events = PostalEvents(stack.amqp_uri)
         self.publisher = EventPublisher(stack.amqp_uri)
-        self._rpc_client = ClusterRpcClient(uri=stack.amqp_uri, timeout=10)
+        self._rpc_client = SignedRpcClient(stack.env(), uri=stack.amqp_uri, timeout=10)
         self.rpc = self._rpc_client.start()
         self.mongo: MongoClient[Any] = MongoClient(stack.mongo_uri)
         self.db = self.mongo["egov_postal"]
@@ -196,12 +197,16 @@ def test_a_result_sent_by_post_is_tracked_to_delivery_once(postal: Postal) -> No
     assert missing.value.exc_type == "NotFound"
 
 
+# The result desk of the receiving unit (dossier codes here begin G01.99): who reads a shipment.
+RESULT_DESK = Caller(CallerKind.CIVIL_SERVANT, subject="CB-1", appointments=(Appointment("G01.99", Role.RESULT_DESK),))
+
+
 def test_forged_stale_and_replayed_reports_are_refused(postal: Postal) -> None:
     code, citizen_id = new_dossier()
     postal.issue_result(code, citizen_id)
     wait_until(lambda: postal.events.of(ShipmentDelivered, code), "ShipmentDelivered")
     tracking_number = postal.events.of(ShipmentCreated, code)[0].tracking_number
-    before = postal.shipment(code, Caller(CallerKind.CIVIL_SERVANT, subject="CB-1", agency_code="G01"))
+    before = postal.shipment(code, RESULT_DESK)
     report = {"tracking_number": tracking_number, "reference": f"SHP-{code}", "status": "FAILED",
               "at": "2025-01-02T03:04:05Z", "location": "Hà Nội"}
     nonce = uuid.uuid4().hex
@@ -214,9 +219,13 @@ def test_forged_stale_and_replayed_reports_are_refused(postal: Postal) -> None:
     assert postal.callback({**report, "tracking_number": "EB000000005VN"}) == 404
     assert postal.callback({**report, "status": "TELEPORTED"}) == 400
 
-    after = postal.shipment(code, Caller(CallerKind.CIVIL_SERVANT, subject="CB-1", agency_code="G01"))
+    after = postal.shipment(code, RESULT_DESK)
     assert after == before
     assert after["status"] == "SHIPMENT_STATUS_DELIVERED"
+    with pytest.raises(RemoteError) as other_desk:         # issue 12 item 7: another desk reads nothing
+        postal.shipment(code, Caller(CallerKind.CIVIL_SERVANT, subject="CB-2",
+                                     appointments=(Appointment("G01", Role.RESULT_DESK),)))
+    assert other_desk.value.exc_type == "PermissionDenied"
     assert postal.emitted(ShipmentStatusChanged, code) == 3
 
 

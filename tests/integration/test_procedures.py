@@ -15,7 +15,6 @@ import pytest
 from google.protobuf.message import Message
 from kombu import Connection, Exchange, Queue
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcClient
 from pymongo import MongoClient
 
 from deploy.local.stack import Stack
@@ -25,16 +24,19 @@ from egov.payments.v1.events_pb2 import PaymentSettled
 from egov.postal.v1.events_pb2 import ShipmentDelivered
 from egov.procedures.v1 import events_pb2 as ev
 from egov.procedures.v1 import procedures_pb2 as pb
+from services.common import protowire
 from services.common.caller import Caller, CallerKind
 from services.common.config import database_name
 from services.common.events.broker import EventPublisher
 from services.common.events.envelope import decode, new_event, unpack
+from services.common.roles import Appointment, Role
 from services.common.topology import EVENTS_EXCHANGE, subscription
 from services.procedures.domain.working_days import add_working_days
+from tests.support import SignedRpcClient
 
 DEADLINE = 30.0
 JUSTICE = "000.00.15.H57"          # Sở Tư pháp: 2.000488, level 4, 200 000 VND, 10 working days
-PHU_HOI = "000.21.31.H57"          # UBND phường Phú Hội: 1.001193 (khai sinh), level 4, no fee
+VY_DA = "000.01.31.H57"            # UBND phường Vỹ Dạ (unit 19777): 1.001193 (khai sinh), no fee
 ADDRESS = {"street": "12 Lê Lợi", "commune": "Phú Hội", "district": "Thành phố Huế",
            "province": "Thừa Thiên Huế"}
 
@@ -122,7 +124,7 @@ class Procedures:
 def procedures(make_stack: Callable[..., Stack]) -> Iterator[tuple[Procedures, EventWatch]]:
     stack = make_stack(services=("procedures",), gateway=False)
     watch = EventWatch(stack.amqp_uri)
-    with ClusterRpcClient(uri=stack.amqp_uri, timeout=DEADLINE) as rpc:
+    with SignedRpcClient(stack.env(), uri=stack.amqp_uri, timeout=DEADLINE) as rpc:
         service = Procedures(stack, rpc)
         yield service, watch
         service.publisher.close()
@@ -133,8 +135,11 @@ def new_citizen() -> Caller:
     return Caller(CallerKind.CITIZEN, subject=f"046{random.randrange(10**9):09d}")
 
 
-def clerk(agency: str) -> Caller:
-    return Caller(CallerKind.CIVIL_SERVANT, subject=f"CB{random.randrange(10**6):06d}", agency_code=agency)
+def clerk(agency: str, *roles: Role) -> Caller:
+    """A civil servant holding `roles` (every one-stop role but supervisor when none is named) in `agency`."""
+    held = roles or (Role.RECEIVER, Role.SPECIALIST, Role.LEADER, Role.RESULT_DESK)
+    return Caller(CallerKind.CIVIL_SERVANT, subject=f"CB{random.randrange(10**6):06d}", agency_code=agency,
+                  appointments=tuple(Appointment(agency, r) for r in held))
 
 
 def document(code: str) -> dict[str, Any]:
@@ -173,6 +178,11 @@ def test_an_online_dossier_is_paid_worked_issued_and_delivered(procedures: tuple
 
     service.publish(PaymentSettled(bill_id="B1", dossier_code=code, citizen_id=citizen.subject,
                                    amount_vnd=200_000, intermediary="paygate"), code, "/egov/payments")
+    events.wait_for(ev.DossierPaymentRecorded, code)
+    assert not events.of(ev.DossierAccepted, code)          # payment alone accepts nothing
+    receiver_only = service.refused("approve_dossier", clerk(JUSTICE, Role.RECEIVER), code=code)
+    assert receiver_only.exc_type == "PermissionDenied" and "leader" in receiver_only.value
+    service.call("accept_dossier", staff, code=code)
     accepted = events.wait_for(ev.DossierAccepted, code)
     accepted_on = datetime.fromisoformat(accepted.accepted_at).date()       # in Vietnam's offset
     assert accepted.due_date == add_working_days(accepted_on, 10).isoformat()
@@ -187,20 +197,26 @@ def test_an_online_dossier_is_paid_worked_issued_and_delivered(procedures: tuple
     assert events.wait_for(ev.DossierSupplementProvided, code).due_date == resumed["due_date"]
     service.call("approve_dossier", staff, code=code, note="Đồng ý cấp phiếu")
     issued = service.call("issue_result", staff, code=code, result_document_number="125/STP-LLTP")
-    assert (issued["status"], issued["timeliness"]) == ("DOSSIER_STATUS_RESULT_ISSUED", "TIMELINESS_ON_TIME")
+    assert (issued["status"], issued["timeliness"]) == ("DOSSIER_STATUS_RESULT_ISSUED", "TIMELINESS_EARLY")
     assert events.wait_for(ev.DossierResultIssued, code).delivery.address.district == "Thành phố Huế"
 
     service.publish(ShipmentDelivered(shipment_id="S1", dossier_code=code, citizen_id=citizen.subject,
                                       tracking_number="EH123456789VN", delivered_at="2030-01-02T10:00:00+07:00"),
                     code, "/egov/postal")
     completed = events.wait_for(ev.DossierCompleted, code)
-    assert completed.timeliness == pb.TIMELINESS_ON_TIME
+    assert completed.timeliness == pb.TIMELINESS_EARLY        # before its due date (Decision 766: trước hạn)
     final = service.call("get_dossier", citizen, code=code)
     assert final["status"] == "DOSSIER_STATUS_COMPLETED"
+    # The read the gateway serves most crosses already serialized (services/common/protowire.py `encoded`).
+    read = {"code": code}
+    raw = service.rpc.unsigned.procedures.get_dossier(
+        request=read, caller=service.rpc.sign(citizen.to_wire(), "procedures", "get_dossier", read))
+    assert set(raw) == {protowire.ENCODED}
+    assert protowire.dump(protowire.parse(pb.GetDossierResponse, raw).dossier) == final
     assert final["completed_at"] == "2030-01-02T10:00:00+07:00"
     assert [h["status"].removeprefix("DOSSIER_STATUS_") for h in final["history"]] == [
-        "AWAITING_PAYMENT", "IN_PROGRESS", "IN_PROGRESS", "SUPPLEMENT_REQUESTED", "IN_PROGRESS", "APPROVED",
-        "RESULT_ISSUED", "COMPLETED"]
+        "AWAITING_PAYMENT", "SUBMITTED", "IN_PROGRESS", "IN_PROGRESS", "SUPPLEMENT_REQUESTED", "IN_PROGRESS",
+        "APPROVED", "RESULT_ISSUED", "COMPLETED"]
     mine = [e for e in events.all() if e.subject == code]
     assert {e.correlation_id for e in mine} == {code}
     assert len(events.of(ev.DossierSubmitted, code)) == 1
@@ -208,12 +224,11 @@ def test_an_online_dossier_is_paid_worked_issued_and_delivered(procedures: tuple
 
 def test_desk_and_post_office_filings_and_pickup(procedures: tuple[Procedures, EventWatch]) -> None:
     service, events = procedures
-    citizen, desk = new_citizen(), clerk(PHU_HOI)
+    citizen, desk = new_citizen(), clerk(VY_DA)
     service.register(citizen)
-    birth = {"procedure_code": "1.001193", "applicant_citizen_id": citizen.subject,
-             "documents": [document("TK01"), document("GCS")], "payment_method": "PAYMENT_METHOD_NO_FEE",
+    birth = {"procedure_code": "1.001193", "unit_code": "19777", "applicant_citizen_id": citizen.subject,
+             "documents": [document("TP01"), document("TP02")], "payment_method": "PAYMENT_METHOD_NO_FEE",
              "delivery": {"method": "DELIVERY_METHOD_PICKUP"}}
-
     at_desk = service.call("submit_dossier", desk, **birth)
     assert (at_desk["status"], at_desk["channel"]) == ("DOSSIER_STATUS_SUBMITTED", "CHANNEL_COUNTER")
     post_office = Caller(CallerKind.AGENCY, subject="VN/GOV/VNPOST/hcc", channel="CHANNEL_POST_OFFICE")
@@ -225,6 +240,7 @@ def test_desk_and_post_office_filings_and_pickup(procedures: tuple[Procedures, E
     assert service.call("accept_dossier", desk, code=code)["status"] == "DOSSIER_STATUS_IN_PROGRESS"
     service.call("approve_dossier", desk, code=code)
     done = service.call("issue_result", desk, code=code, result_document_number="56/KS")
+    # a same-day procedure, due the day it is accepted: on time, not early
     assert (done["status"], done["timeliness"]) == ("DOSSIER_STATUS_COMPLETED", "TIMELINESS_ON_TIME")
     events.wait_for(ev.DossierCompleted, code)
     assert len(events.of(ev.DossierResultIssued, code)) == 1
@@ -243,7 +259,16 @@ def test_refusals_store_nothing_and_publish_nothing(procedures: tuple[Procedures
          "delivery.address"),
         (new_citizen(), criminal_record_request(), "FailedPrecondition", "applicant_citizen_id"),
         (clerk("000.00.07.H57"), criminal_record_request(applicant_citizen_id=citizen.subject),
-         "PermissionDenied", "procedure_code"),
+         "InvalidArgument", "receiving_agency_code"),      # no such agency: no desk there
+        (clerk(VY_DA), criminal_record_request(applicant_citizen_id=citizen.subject,
+                                                         payment_method="PAYMENT_METHOD_AT_COUNTER"),
+         "FailedPrecondition", "procedure_code"),          # the commune desk does not receive for the department
+        (clerk(VY_DA, Role.SPECIALIST), criminal_record_request(applicant_citizen_id=citizen.subject),
+         "InvalidArgument", "receiving_agency_code"),      # no receiver role anywhere
+        (citizen, criminal_record_request(procedure_code="1.001193"), "FailedPrecondition", "unit_code"),
+        (citizen, criminal_record_request(procedure_code="1.001193", unit_code="99999"), "InvalidArgument",
+         "unit_code"),
+        (citizen, criminal_record_request(fee_category="veteran"), "InvalidArgument", "fee_category"),
     ]
     for caller, request, error, field in refusals:
         refused = service.refused("submit_dossier", caller, **request)
@@ -259,7 +284,7 @@ def test_refusals_store_nothing_and_publish_nothing(procedures: tuple[Procedures
     assert [e.subject for e in events.all()] == [first["code"]]
 
 
-def test_a_redelivered_payment_accepts_once(procedures: tuple[Procedures, EventWatch]) -> None:
+def test_a_redelivered_payment_is_recorded_once(procedures: tuple[Procedures, EventWatch]) -> None:
     service, events = procedures
     citizen = new_citizen()
     service.register(citizen)
@@ -268,9 +293,9 @@ def test_a_redelivered_payment_accepts_once(procedures: tuple[Procedures, EventW
     settled = service.publish(PaymentSettled(bill_id="B1", dossier_code=code, citizen_id=citizen.subject,
                                              amount_vnd=200_000), code, "/egov/payments")
     service.publisher.publish(settled)                       # the same event id, delivered again
-    events.wait_for(ev.DossierAccepted, code)
+    events.wait_for(ev.DossierPaymentRecorded, code)
     service.wait_until_consumed()
-    assert len(events.of(ev.DossierAccepted, code)) == 1
+    assert len(events.of(ev.DossierPaymentRecorded, code)) == 1
     history = service.call("get_dossier", citizen, code=code)["history"]
-    assert [h["status"] for h in history] == ["DOSSIER_STATUS_AWAITING_PAYMENT", "DOSSIER_STATUS_IN_PROGRESS"]
+    assert [h["status"] for h in history] == ["DOSSIER_STATUS_AWAITING_PAYMENT", "DOSSIER_STATUS_SUBMITTED"]
     assert service.queue_length(subscription("procedures").dead_letter_queue) == 0

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from services.common.events.replay import Checkpoint, ReplayFailed
+from services.archive.replay.checkpoint import Checkpoint
+from services.archive.replay.publisher import ReplayFailed
 
 REPLAY = {"query": {"type": "egov.payments.v1.PaymentSettled"}, "queue": "egov.procedures.events",
           "rebuild": False}

@@ -77,3 +77,9 @@ def test_validity_failures_give_the_dates() -> None:
 def test_headers_not_written_by_the_front_are_refused(metadata: dict[str, list[str]]) -> None:
     with pytest.raises(Unauthenticated):
         read_verdict(metadata)
+
+
+def test_the_front_presets_the_gateways_default_size_bound() -> None:
+    from deploy.local.agency_front import CONFIG
+    from gateway.config import DEFAULT_MAX_MESSAGE_BYTES
+    assert f"presetenv EGOV_GATEWAY_MAX_MESSAGE_BYTES {DEFAULT_MAX_MESSAGE_BYTES}" in CONFIG.read_text()

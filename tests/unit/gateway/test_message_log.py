@@ -17,9 +17,9 @@ from gateway.message_log import (
     chain_record,
     public_key_from_pem,
     record_hash,
-    verify,
 )
 from gateway.message_log_store import InMemoryLogStore
+from gateway.message_log_verify import verify
 from gateway.message_log_writer import LogUnavailable, MessageLog
 from services.common.caller import Caller, CallerKind
 
@@ -27,6 +27,7 @@ SEAL_KEY = Ed25519PrivateKey.generate()
 SEALER = Sealer(SEAL_KEY)
 TRUSTED = [SEALER.public_raw]
 KEY = LogKey(b"k" * 32)
+RECORD_KEY = KEY.record_key()
 
 
 def exchange(n: int, status: str = "OK") -> Exchange:
@@ -42,13 +43,13 @@ def chain_of(count: int, seal_every: int = 0, sealer: Sealer = SEALER) -> list[R
     prev, seq, pending = "0" * 64, 0, []
     for n in range(1, count + 1):
         seq += 1
-        record = chain_record(exchange(n).fields(), "gw", seq, prev)
+        record = chain_record(exchange(n).fields(), "gw", seq, prev, RECORD_KEY)
         records.append(record)
         pending.append((seq, record["hash"]))
         prev = record["hash"]
         if seal_every and len(pending) == seal_every:
             seq += 1
-            seal = sealer.seal("gw", seq, prev, pending)
+            seal = RECORD_KEY.authenticate(sealer.seal("gw", seq, prev, pending))
             records.append(seal)
             prev, pending = seal["hash"], []
     return records
@@ -150,7 +151,8 @@ def store() -> InMemoryLogStore:
 
 @pytest.fixture
 def writer(store: InMemoryLogStore) -> Iterator[MessageLog]:
-    log = MessageLog(store, "gw", SEALER, holder="test", seal_every_records=5, seal_every_seconds=3600)
+    log = MessageLog(store, "gw", SEALER, record_key=RECORD_KEY, holder="test", seal_every_records=5,
+                     seal_every_seconds=3600)
     log.start()
     yield log
     log.stop()
@@ -169,7 +171,7 @@ def test_the_writer_numbers_chains_and_seals_every_n_records(writer: MessageLog,
 
 
 def test_stopping_seals_what_is_left(store: InMemoryLogStore) -> None:
-    log = MessageLog(store, "gw", SEALER, holder="test", seal_every_records=100)
+    log = MessageLog(store, "gw", SEALER, record_key=RECORD_KEY, holder="test", seal_every_records=100)
     log.start()
     futures = [log.submit(exchange(n)) for n in range(3)]
     log.stop()
@@ -180,7 +182,7 @@ def test_stopping_seals_what_is_left(store: InMemoryLogStore) -> None:
 
 def test_a_restarted_writer_continues_the_chain_and_its_open_segment(store: InMemoryLogStore) -> None:
     store.append(chain_of(6, seal_every=4))        # left by a gateway that crashed: 1-4, seal 5, 6, 7
-    second = MessageLog(store, "gw", SEALER, holder="b", seal_every_records=4)
+    second = MessageLog(store, "gw", SEALER, record_key=RECORD_KEY, holder="b", seal_every_records=4)
     second.start()
     assert [written(second, n) for n in range(3)] == [8, 9, 11]   # 10 seals 6, 7, 8, 9
     second.stop()
@@ -208,7 +210,7 @@ def test_a_failed_write_fails_its_calls_and_the_chain_stays_whole(writer: Messag
 
 def test_a_second_writer_on_the_same_chain_waits_for_the_lease(store: InMemoryLogStore) -> None:
     store.acquire("gw", "other-gateway", timedelta(seconds=60))
-    log = MessageLog(store, "gw", SEALER, holder="me")
+    log = MessageLog(store, "gw", SEALER, record_key=RECORD_KEY, holder="me")
     log.start()
     try:
         with pytest.raises(LogUnavailable, match="held by another gateway"):
@@ -220,9 +222,9 @@ def test_a_second_writer_on_the_same_chain_waits_for_the_lease(store: InMemoryLo
 
 def test_a_seal_asked_for_through_the_store_is_made(writer: MessageLog, store: InMemoryLogStore) -> None:
     written(writer, 1)
-    store.request_seal("gw")
+    store.request("gw", "seal")
     deadline = time.monotonic() + 5
-    while store.seal_requests("gw")[1] < 1:
+    while store.requests("gw", "seal")[1] < 1:
         written(writer, 2)   # the writer checks for requests between batches
         assert time.monotonic() < deadline
     assert store.seals("gw")

@@ -13,7 +13,7 @@ from gateway.methods import build_method_table, snake_case
 from services.common.caller import Caller, CallerKind
 
 PROTOS = Path(__file__).resolve().parents[3] / "protos" / "egov"
-SERVICES = ("identity", "procedures", "payments", "postal", "notifications")
+SERVICES = ("identity", "procedures", "payments", "postal", "notifications", "supervision")
 TABLE = build_method_table()
 
 

@@ -1,5 +1,6 @@
 """The gateway's gRPC server in-process, with an in-memory bus in place of RabbitMQ."""
 
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,10 +11,12 @@ import pytest
 
 from egov.procedures.v1 import procedures_pb2 as pp
 from egov.procedures.v1 import procedures_pb2_grpc
+from gateway.call_interceptors import Concern
 from gateway.config import GatewayConfig
-from gateway.interceptors import RequestContextInterceptor
+from gateway.deadlines import DeadlinePolicy
 from gateway.rpc_client import RpcTimeout
 from gateway.server import Gateway, build_gateway
+from services.common import protowire
 from services.common.caller import Caller, CallerKind
 from services.common.tokens import generate_key_pair, issue_token
 
@@ -87,7 +90,9 @@ def test_a_call_is_carried_with_request_caller_and_trace(gateway: Running) -> No
     assert reply.procedure.code == "1.001612"
     [sent] = gateway.bus.sent
     assert (sent.service, sent.method) == ("procedures", "get_procedure")
-    assert sent.kwargs == {"request": {"procedure_code": "1.001612"}, "caller": CITIZEN.to_wire()}
+    assert sent.kwargs["request"] == {"procedure_code": "1.001612"}
+    assert {k: v for k, v in sent.kwargs["caller"].items() if k != "proof"} == CITIZEN.to_wire()
+    assert sent.kwargs["caller"]["proof"]["issuer"] == "gateway"      # signed: tests/unit/common/test_caller_proof.py
     assert sent.context_data["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
 
 
@@ -98,7 +103,7 @@ def test_an_anonymous_call_carries_the_anonymous_caller(gateway: Running) -> Non
 
 @pytest.mark.parametrize("metadata, message", [
     (lambda: bearer(ttl=timedelta(seconds=-5)), "expired"),
-    (lambda: bearer(key=generate_key_pair()[0]), "Signature verification failed"),
+    (lambda: bearer(key=generate_key_pair()[0]), "signed with a key this gateway does not hold"),
     (lambda: (("authorization", "Basic dXNlcjpwYXNz"),), "Bearer"),
     (lambda: (("authorization", "Bearer not.a.jwt"),), "invalid access token"),
 ])
@@ -149,5 +154,48 @@ def test_bus_failures_become_statuses_and_internals_stay_in_the_log(gateway: Run
     (None, 10.0), (1e12, 10.0), (2.5, 2.5), (30.0, 30.0), (100.0, 30.0),
 ])
 def test_deadline_defaults_and_cap(client_remaining: float | None, expected: float) -> None:
-    interceptor = RequestContextInterceptor({}, default_deadline=10, max_deadline=30)
-    assert interceptor.deadline_seconds(client_remaining) == expected
+    assert DeadlinePolicy(default_seconds=10, max_seconds=30).seconds(client_remaining) == expected
+
+
+def test_text_reaches_the_service_in_nfc_and_its_length_is_counted_so(gateway: Running) -> None:
+    """Issue 12 items 12 and 15: decomposed (NFD) text is stored as NFC, and a name at its length limit
+    in NFC is not refused because it was typed decomposed."""
+    from tests.unit.gateway.test_validation import address, submission
+
+    name = "Nguyễn Thị Hoà" + "ễ" * 106                      # 120 characters in NFC (the limit), 336 in NFD
+    gateway.bus.reply = {"dossier": {"code": "000.00.15.H57-260101-0001"}}
+    gateway.procedures.SubmitDossier(submission(delivery=pp.Delivery(
+        method=pp.DELIVERY_METHOD_POST, recipient_name=unicodedata.normalize("NFD", name),
+        address=address(street=unicodedata.normalize("NFD", "12 Lê Lợi")))), metadata=bearer(), timeout=5)
+    [sent] = gateway.bus.sent
+    assert sent.kwargs["request"]["delivery"]["recipient_name"] == name
+    assert sent.kwargs["request"]["delivery"]["address"]["street"] == "12 Lê Lợi"
+
+
+def test_a_reply_that_crosses_serialized_reaches_the_client_as_the_same_message(gateway: Running) -> None:
+    """Hot reads answer with the message already serialized (services/common/protowire.py `encoded`)."""
+    dossier = pp.Dossier(code="000.00.15.H57-260101-0001", status=pp.DOSSIER_STATUS_IN_PROGRESS,
+                         procedure_name="Cấp phiếu lý lịch tư pháp")
+    gateway.bus.reply = protowire.encoded(pp.GetDossierResponse(dossier=dossier).SerializeToString())
+    reply = gateway.procedures.GetDossier(pp.GetDossierRequest(code=dossier.code), metadata=bearer(), timeout=5)
+    assert reply.dossier == dossier
+
+
+def test_serialized_bytes_that_are_not_the_response_are_an_internal_error(gateway: Running) -> None:
+    gateway.bus.reply = protowire.encoded(b"\x0a\xff\xff\xff")
+    code, details = code_of(gateway.procedures.GetDossier, pp.GetDossierRequest(code="000.00.15.H57-260101-0001"),
+                            metadata=bearer())
+    assert code == grpc.StatusCode.INTERNAL
+    assert details.startswith("internal error (request id ")
+
+
+def test_the_interceptor_chain_is_not_rebuilt_for_each_call(gateway: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    request = pp.GetProcedureRequest(procedure_code="1.001612")
+    gateway.procedures.GetProcedure(request)
+    rebuilt: list[object] = []
+    original = Concern.rebuilt
+    monkeypatch.setattr(Concern, "rebuilt", staticmethod(lambda *args, **kwargs: rebuilt.append(args) or
+                                                         original(*args, **kwargs)))
+    gateway.procedures.GetProcedure(request)
+    gateway.procedures.GetProcedure(request, metadata=bearer())
+    assert rebuilt == [] and len(gateway.bus.sent) == 3

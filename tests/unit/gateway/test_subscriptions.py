@@ -25,6 +25,7 @@ from gateway.event_types import event_types, grant_name, readable_types
 from gateway.members import Grant, Registry, check_method_name
 from gateway.message_log_store import InMemoryLogStore
 from gateway.registry_cache import FixedRegistry
+from gateway.rpc_client import RemoteError
 from gateway.server import Gateway, build_gateway
 from gateway.subscriptions import SUBSCRIBE
 from services.archive.domain.query import FeedPage
@@ -96,7 +97,10 @@ class ArchiveBus(InMemoryBus):
             log, through = list(self.log), len(self.log) - 1
         if method == "feed_start":
             if kwargs["after_event_id"]:
-                return {"after": next(o for o, e in log if e.id == kwargs["after_event_id"])}
+                found = [o for o, e in log if e.id == kwargs["after_event_id"]]
+                if not found:     # as the archive service answers an id it does not have
+                    raise RemoteError("NotFound", f"after_event_id: no archived event {kwargs['after_event_id']!r}")
+                return {"after": found[0]}
             return {"after": -1 if kwargs["earliest"] else through}
         page = FeedPage(tuple(kwargs["types"]), kwargs["after"], kwargs["correlation_id"], kwargs["limit"])
         found = [(o, e) for o, e in log if page.after < o <= through and e.type in page.types][:page.limit]
@@ -143,7 +147,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
     gateway.start()
     assert config.tls is not None
     try:
-        with agency_front(tmp_path, config.agency_socket, config.tls) as front_port:
+        with agency_front(tmp_path, config.agency_socket, config.tls, config.max_message_bytes) as front_port:
             yield Running(gateway, archive, registry, log, front_port)
     finally:
         gateway.stop(0)
@@ -271,3 +275,52 @@ def test_malformed_subscriptions_get_a_status_a_client_can_act_on(running: Runni
         assert exc.code() not in NEVER, f"{exc.code()}: {exc.details()}"
     finally:
         channel.close()
+
+
+def test_one_member_cannot_take_every_stream(tmp_path: Path) -> None:
+    """Issue 12 item 11: the cap is per member as well as per gateway."""
+    from deploy.certs import issue
+    from gateway.auth import certificate_fingerprint
+    from gateway.members import Certificate, Member, Subsystem, SubsystemId
+
+    other = SubsystemId.parse("VN/GOV/000.00.31.H57/records")
+    other_cert = issue(CA, str(other))
+    base = rights(grants=(*GRANTS, Grant.for_subsystem(other, SUBSCRIBE),
+                          Grant.for_subsystem(other, grant_name(SUBMITTED))))
+    registry = Registry.build(
+        version=1, members=[*base.members.values(), Member(other.member, "UBND thành phố Huế")],
+        subsystems=[*base.subsystems.values(), Subsystem(other)],
+        certificates=[*base.certificates.values(), Certificate(certificate_fingerprint(other_cert.certificate_pem),
+                                                               other, "CN=records", "2030-01-01")],
+        groups={}, grants=base.grants, maintenance=False)
+    archive, log = ArchiveBus(), InMemoryLogStore()
+    archive.append(DossierSubmitted(dossier=dossier("A")))
+    config = GatewayConfig(
+        address="127.0.0.1:0", agency_socket=str(tmp_path / "agency.sock"), workers=8, max_message_bytes=64 * 1024,
+        default_deadline=10, max_deadline=30, grace=0.1, amqp_uri="unused", token_public_key=PUBLIC_KEY,
+        tls=TlsFiles(SERVER.certificate_pem, SERVER.key_pem, CA.certificate_pem),
+        max_subscriptions=3, member_subscriptions=2, subscribe_poll_seconds=0.05)
+    gateway = build_gateway(config, archive, registry_source=FixedRegistry(registry), log_store=log)
+    gateway.start()
+    assert config.tls is not None
+    try:
+        with agency_front(tmp_path, config.agency_socket, config.tls, config.max_message_bytes) as port:
+            running = Running(gateway, archive, FixedRegistry(registry), log, port)
+            desk = [running.events().Subscribe(ev.SubscribeRequest(start=ev.START_POSITION_EARLIEST), timeout=10)
+                    for _ in range(2)]
+            for stream in desk:
+                next(stream)
+            with pytest.raises(grpc.RpcError) as refused:
+                next(running.events().Subscribe(ev.SubscribeRequest(start=ev.START_POSITION_EARLIEST), timeout=10))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert refused.value.details() == (f"member {DESK.member} already has 2 subscription(s) open on this "
+                                               "gateway, its limit; close one or retry later")
+            channel = grpc.secure_channel(f"127.0.0.1:{port}", grpc.ssl_channel_credentials(
+                CA.certificate_pem, other_cert.key_pem, other_cert.certificate_pem))
+            theirs = events_pb2_grpc.EventServiceStub(channel).Subscribe(
+                ev.SubscribeRequest(start=ev.START_POSITION_EARLIEST), timeout=10)
+            assert next(theirs).event.type == SUBMITTED          # another member still gets its stream
+            for stream in (*desk, theirs):
+                stream.cancel()
+    finally:
+        gateway.stop(0)

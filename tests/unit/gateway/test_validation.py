@@ -1,5 +1,7 @@
 """Request validation against the real request messages of the platform's protos."""
 
+import unicodedata
+
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message import Message
@@ -8,7 +10,8 @@ from google.protobuf.message_factory import GetMessageClass
 from egov.common.v1 import caller_pb2, options_pb2
 from egov.identity.v1 import identity_pb2 as idp
 from egov.procedures.v1 import procedures_pb2 as pp
-from gateway.validation import RuleError, prepare, validate
+from gateway.methods import build_method_table, gateway_method_table
+from gateway.validation import RuleError, normalize, prepare, validate
 from services.common.errors import InvalidArgument
 
 
@@ -39,6 +42,7 @@ def registration(**fields: object) -> idp.RegisterCitizenRequest:
         "citizen_id": "046099001234", "full_name": "Nguyễn Thị Hoa", "birth_date": "1999-05-01",
         "phone": "+84905123456", "address": address(), "password": "mật-khẩu-dài",
         "notification_channels": [caller_pb2.NOTIFICATION_CHANNEL_SMS],
+        "verification_id": "Vv3m1xF6k2R0aQ9", "verification_code": "482913",
     }
     values.update(fields)
     return idp.RegisterCitizenRequest(**values)  # type: ignore[arg-type]
@@ -140,10 +144,53 @@ def test_bytes_lengths_count_bytes() -> None:
 
 def test_repeated_strings_match_the_pattern_item_by_item() -> None:
     probe = message_with(descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-                         options_pb2.FieldRules(required=True, pattern="[A-Z]{2}[0-9]{2}"), repeated=True)
+                         options_pb2.FieldRules(required=True, pattern="[A-Z]{2}[0-9]{2}", item_max_len=4),
+                         repeated=True)
     assert violation(probe(value=[])) == "value: is required"
     assert violation(probe(value=["TK01", "tk02"])) == "value[1]: must match [A-Z]{2}[0-9]{2}"
     validate(probe(value=["TK01", "TK02"]))
+
+
+def test_each_item_of_a_repeated_string_is_capped_before_its_pattern_is_tried() -> None:
+    probe = message_with(descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                         options_pb2.FieldRules(pattern="[A-Z]{2}[0-9]+", item_max_len=4), repeated=True)
+    assert violation(probe(value=["TK01", "TK" + "0" * 100_000])) == "value[1]: must be at most 4 characters"
+    assert violation(pp.RequestSupplementRequest(code="000.00.15.H57-260101-0001", reason="thiếu",
+                                                 missing_document_codes=["TK01", "X" * 33])) == \
+        "missing_document_codes[1]: must be at most 32 characters"
+
+
+def test_a_repeated_string_field_without_an_item_cap_fails_at_start_up() -> None:
+    probe = message_with(descriptor_pb2.FieldDescriptorProto.TYPE_STRING, options_pb2.FieldRules(max_len=5),
+                         repeated=True)
+    with pytest.raises(RuleError, match="needs item_max_len"):
+        prepare(probe)
+
+
+def test_every_request_of_the_platform_caps_its_repeated_string_items() -> None:
+    for method in {**build_method_table(), **gateway_method_table()}.values():
+        prepare(method.request_class)            # raises RuleError for an uncapped repeated string
+
+
+NFD_NAME = unicodedata.normalize("NFD", "Nguyễn Thị Hoà")
+
+
+def test_text_is_normalised_to_nfc_at_any_depth_and_in_repeated_items() -> None:
+    request = submission(delivery=pp.Delivery(method=pp.DELIVERY_METHOD_POST, recipient_name=NFD_NAME,
+                                              address=address(street=unicodedata.normalize("NFD", "Lê Lợi"))))
+    assert normalize(request) is request
+    assert request.delivery.recipient_name == "Nguyễn Thị Hoà" != NFD_NAME
+    assert request.delivery.address.street == "Lê Lợi"
+    codes = pp.RequestSupplementRequest(missing_document_codes=[unicodedata.normalize("NFD", "Tờ-khai")])
+    assert normalize(codes).missing_document_codes[0] == "Tờ-khai"
+
+
+def test_lengths_count_the_normalised_text_so_nfd_and_nfc_get_the_same_answer() -> None:
+    name = "Ễ" * 120                                      # at the limit in NFC, 360 code points in NFD
+    validate(normalize(registration(full_name=name)))
+    validate(normalize(registration(full_name=unicodedata.normalize("NFD", name))))
+    assert violation(normalize(registration(full_name=unicodedata.normalize("NFD", name + "Ễ")))) == \
+        "full_name: must be at most 120 characters"
 
 
 @pytest.mark.parametrize("field_type, rules", [

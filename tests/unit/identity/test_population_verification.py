@@ -1,59 +1,44 @@
-"""What the national population database says decides whether an account may be opened."""
-
-from datetime import date
+"""What identity learns from the national population database when it asks for a one-time code: sent,
+or not sent without a reason; only "no answer at all", the same for everyone, is ever told."""
 
 import pytest
 
-from services.common.errors import DomainError, FailedPrecondition, InvalidArgument, Unavailable
+from services.common.errors import Unavailable
 from services.identity.adapters.population import FakePopulationRegistry
-from services.identity.domain.citizen import CitizenApplication, check_application
-from services.identity.domain.contact import Address
-from services.identity.domain.population import Verification, require_match
-from services.identity.handlers import confirm_resident
+from services.identity.domain.population import CodeOutcome, require_answer
+from services.identity.domain.verification import Purpose
 
-HUE = Address(street="", commune="Phường Vĩnh Ninh", district="Thành phố Huế", province="Thừa Thiên Huế")
-TODAY = date(2026, 1, 1)
 RESIDENTS = {
     "046090012345": ("Nguyễn Văn An", "1990-05-14", False),
     "046048001357": ("Hồ Văn Đức", "1948-01-15", True),
 }
 
 
-def _application(citizen_id: str, full_name: str, birth_date: str) -> CitizenApplication:
-    return CitizenApplication(citizen_id=citizen_id, full_name=full_name, birth_date=birth_date,
-                              phone="0905123456", email="", address=HUE, password="a long password",
-                              notification_channels=[])
-
-
-def test_a_match_lets_the_registration_go_on() -> None:
+def test_a_match_gets_the_code_sent() -> None:
     registry = FakePopulationRegistry(RESIDENTS)
-    checked = check_application(_application("046090012345", " nguyễn  văn AN ", "1990-05-14"), TODAY)
-    confirm_resident(registry, checked)
-    assert registry.asked == ["046090012345"]
+    outcome = registry.send_code("046090012345", "nguyễn văn AN", "1990-05-14", "123456", Purpose.REGISTRATION)
+    assert outcome is CodeOutcome.SENT
+    assert registry.sent == [("046090012345", "123456", Purpose.REGISTRATION)]
+    require_answer(outcome)
 
 
-@pytest.mark.parametrize(("application", "error", "field"), [
-    (_application("046090099999", "Nguyễn Văn An", "1990-05-14"), InvalidArgument, "citizen_id"),
-    (_application("046090012345", "Nguyễn Văn Ân", "1990-05-14"), InvalidArgument, "full_name"),
-    (_application("046090012345", "Nguyễn Văn An", "1990-05-15"), InvalidArgument, "full_name"),
-    (_application("046048001357", "Hồ Văn Đức", "1948-01-15"), FailedPrecondition, "citizen_id"),
+@pytest.mark.parametrize(("citizen_id", "full_name", "birth_date"), [
+    ("046090099999", "Nguyễn Văn An", "1990-05-14"),     # unknown
+    ("046090012345", "Nguyễn Văn Ân", "1990-05-14"),     # other name
+    ("046090012345", "Nguyễn Văn An", "1990-05-15"),     # other birth date
+    ("046048001357", "Hồ Văn Đức", "1948-01-15"),        # deceased
 ])
-def test_anything_but_a_match_is_refused(application: CitizenApplication, error: type[DomainError],
-                                         field: str) -> None:
-    checked = check_application(application, TODAY)
-    with pytest.raises(error) as refused:
-        confirm_resident(FakePopulationRegistry(RESIDENTS), checked)
-    assert refused.value.field == field
+def test_anything_but_a_match_is_the_same_silent_not_sent(citizen_id: str, full_name: str, birth_date: str) -> None:
+    registry = FakePopulationRegistry(RESIDENTS)
+    outcome = registry.send_code(citizen_id, full_name, birth_date, "123456", Purpose.REGISTRATION)
+    assert outcome is CodeOutcome.NOT_SENT
+    assert registry.sent == []
+    require_answer(outcome)    # nothing is raised: the caller gets the answer a match gets
 
 
-def test_an_unreachable_registry_means_try_again_later() -> None:
-    checked = check_application(_application("046090012345", "Nguyễn Văn An", "1990-05-14"), TODAY)
+@pytest.mark.parametrize("outcome", [CodeOutcome.UNREACHABLE, CodeOutcome.REFUSED])
+def test_no_answer_means_try_again_later(outcome: CodeOutcome) -> None:
     with pytest.raises(Unavailable) as refused:
-        confirm_resident(FakePopulationRegistry(RESIDENTS, reachable=False), checked)
+        require_answer(outcome)
     assert refused.value.field == "citizen_id"
-
-
-def test_not_found_says_where_it_was_looked_for() -> None:
-    with pytest.raises(InvalidArgument) as refused:
-        require_match(Verification.NOT_FOUND)
-    assert refused.value.message == "not found in the national population database"
+    assert "national population database" in refused.value.message

@@ -6,6 +6,7 @@ import pytest
 
 from services.common.caller import Caller, CallerKind
 from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.roles import Appointment, Role
 from services.notifications.domain import notices
 from services.notifications.domain.access import citizen_to_list
 from services.notifications.domain.contacts import Channel, Contact
@@ -81,12 +82,13 @@ def test_retries_back_off_and_end() -> None:
 
 def test_citizens_list_their_own_and_civil_servants_name_the_citizen() -> None:
     citizen = Caller(CallerKind.CITIZEN, subject=CITIZEN)
-    servant = Caller(CallerKind.CIVIL_SERVANT, subject="cb-1", agency_code="H57")
-    assert citizen_to_list(citizen, "") == CITIZEN
-    assert citizen_to_list(citizen, CITIZEN) == CITIZEN
+    servant = Caller(CallerKind.CIVIL_SERVANT, subject="cb-1",
+                     appointments=(Appointment("000.00.15.H57", Role.RECEIVER),))
+    assert citizen_to_list(citizen, "").citizen_id == CITIZEN
+    assert citizen_to_list(citizen, CITIZEN).citizen_id == CITIZEN
     with pytest.raises(PermissionDenied):
         citizen_to_list(citizen, "001095009999")
-    assert citizen_to_list(servant, CITIZEN) == CITIZEN
+    assert citizen_to_list(servant, CITIZEN).citizen_id == CITIZEN
     with pytest.raises(InvalidArgument):
         citizen_to_list(servant, "")
     with pytest.raises(PermissionDenied):

@@ -113,3 +113,30 @@ def test_welcome_greets_the_citizen_by_name() -> None:
     n = notices.citizen_welcome("Trần Văn Hùng")
     assert n.template is Template.CITIZEN_WELCOME and n.dossier_code == ""
     assert n.text.startswith("Chào Trần Văn Hùng, tài khoản dịch vụ công trực tuyến")
+
+
+def test_money_refunded_after_the_bill_closed_says_why() -> None:
+    n = notices.payment_refunded(CODE, 300_000, "RF-2", "REFUND_REASON_BILL_CLOSED")
+    assert "300.000" in n.text and "RF-2" in n.text
+    assert "sau khi hồ sơ đã đóng" in n.text
+    mismatch = notices.payment_refunded(CODE, 299_000, "RF-3", "REFUND_REASON_AMOUNT_MISMATCH")
+    assert "thanh toán lại" in mismatch.text
+    assert "đã đóng" not in notices.payment_refunded(CODE, 300_000, "RF-1", "REFUND_REASON_DOSSIER_REJECTED").text
+
+
+def test_the_apology_gives_the_reason_and_the_new_appointment() -> None:
+    n = notices.dossier_apology_issued(CODE, PROCEDURE, "Chờ ý kiến của Sở Xây dựng", "2025-03-24", "2025-03-31",
+                                       f"01/PXL-{CODE}")
+    assert n.template is Template.DOSSIER_APOLOGY_ISSUED and n.dossier_code == CODE
+    assert "chưa giải quyết kịp ngày hẹn 24/03/2025" in n.text
+    assert "Lý do: Chờ ý kiến của Sở Xây dựng." in n.text
+    assert "hẹn lại ngày trả kết quả: 31/03/2025 (Phiếu xin lỗi số 01/PXL-" in n.text
+    with pytest.raises(InvalidArgument, match="reason"):
+        notices.dossier_apology_issued(CODE, PROCEDURE, " ", "2025-03-24", "2025-03-31", "")
+
+
+def test_a_result_back_at_the_desk_invites_the_citizen_to_collect_it() -> None:
+    n = notices.dossier_returned_to_desk(CODE, PROCEDURE, "giao không thành công tại Bưu cục Huế")
+    assert n.template is Template.DOSSIER_RETURNED_TO_DESK
+    assert "bưu chính không giao được kết quả (giao không thành công tại Bưu cục Huế)" in n.text
+    assert "mời Ông/Bà đến nhận" in n.text and "Bộ phận Một cửa" in n.title

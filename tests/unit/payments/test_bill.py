@@ -5,7 +5,17 @@ import pytest
 
 from services.common.caller import Caller, CallerKind
 from services.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.payments.domain.bill import Bill, BillStatus, Closing, bill_id_for
+from services.common.roles import Appointment, Role
+from services.payments.domain.bill import (
+    Bill,
+    BillStatus,
+    Closing,
+    Judgement,
+    RefundReason,
+    Verdict,
+    bill_id_for,
+    bill_id_of,
+)
 from services.payments.domain.notice import PaymentNotice
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -76,12 +86,16 @@ def test_a_bill_no_longer_issued_cannot_be_paid_again() -> None:
     assert err.value.field == "dossier_code"
 
 
-def test_citizens_read_their_own_bills_and_staff_read_any() -> None:
+def test_citizens_read_their_own_bills_and_the_receiving_desk_reads_its_own() -> None:
     bill = issued()
     bill.check_readable_by(OWNER)
-    bill.check_readable_by(Caller(CallerKind.CIVIL_SERVANT, subject="CB01", agency_code="H57"))
-    bill.check_readable_by(Caller(CallerKind.AGENCY, subject="VN/GOV/H57/one-stop"))
-    for stranger in (Caller(CallerKind.CITIZEN, subject="001099000001"), Caller(CallerKind.ANONYMOUS)):
+    desk = "000.00.01.H57"
+    bill.check_readable_by(Caller(CallerKind.CIVIL_SERVANT, subject="CB01",
+                                  appointments=(Appointment(desk, Role.RECEIVER),)))
+    bill.check_readable_by(Caller(CallerKind.AGENCY, subject=f"VN/GOV/{desk}/one-stop", agency_code=desk))
+    for stranger in (Caller(CallerKind.CITIZEN, subject="001099000001"), Caller(CallerKind.ANONYMOUS),
+                     Caller(CallerKind.CIVIL_SERVANT, subject="CB02", agency_code=desk),
+                     Caller(CallerKind.AGENCY, subject="VN/GOV/H57/one-stop", agency_code="H57")):
         with pytest.raises(PermissionDenied):
             bill.check_readable_by(stranger)
 
@@ -98,7 +112,8 @@ def test_the_transaction_is_recorded_once_and_never_replaced() -> None:
 
 def test_a_matching_notice_pays_the_bill() -> None:
     bill = with_transaction()
-    assert bill.settle(notice_for(bill)) is True
+    assert bill.judge(notice_for(bill)) == Judgement(Verdict.SETTLE)
+    bill.settle(notice_for(bill))
     assert bill.status is BillStatus.PAID
     assert bill.paid_at == "2026-03-02T09:31:00+00:00"
 
@@ -106,16 +121,25 @@ def test_a_matching_notice_pays_the_bill() -> None:
 def test_the_same_notice_again_is_a_duplicate_that_changes_nothing() -> None:
     bill = paid()
     before = (bill.status, bill.paid_at)
-    assert bill.settle(notice_for(bill)) is False
+    assert bill.judge(notice_for(bill)) == Judgement(Verdict.DUPLICATE)
+    with pytest.raises(FailedPrecondition):
+        bill.settle(notice_for(bill))
     assert (bill.status, bill.paid_at) == before
 
 
-def test_a_notice_for_another_amount_is_refused_and_the_bill_stays_issued() -> None:
+def test_money_for_another_amount_is_refunded_and_the_bill_opens_a_new_transaction() -> None:
     bill = with_transaction()
-    with pytest.raises(FailedPrecondition) as err:
-        bill.settle(notice_for(bill, amount=bill.amount_vnd - 1))
-    assert err.value.field == "amount_vnd"
+    wrong = notice_for(bill, amount=bill.amount_vnd - 1)
+    assert bill.judge(wrong) == Judgement(Verdict.REFUND, RefundReason.AMOUNT_MISMATCH)
+    bill.refunded(wrong, RefundReason.AMOUNT_MISMATCH, "RF1", NOW)
     assert bill.status is BillStatus.ISSUED
+    assert (bill.attempt, bill.merchant_ref, bill.intermediary_transaction_id) == (2, f"{bill.bill_id}/2", "")
+    assert bill_id_of(bill.merchant_ref) == (bill.bill_id, 2)
+    # A late payment through the first transaction is not this bill's money any more.
+    assert bill.judge(wrong) == Judgement(Verdict.REFUND, RefundReason.SUPERSEDED)
+    bill.attach_transaction("paygate", "PG2", NOW)
+    right = PaymentNotice("PG2", bill.merchant_ref, bill.amount_vnd, "2026-03-02T09:40:00+00:00")
+    assert bill.judge(right) == Judgement(Verdict.SETTLE)
 
 
 @pytest.mark.parametrize("make_bill", [issued, lambda: with_transaction("PG-OTHER")],
@@ -123,17 +147,39 @@ def test_a_notice_for_another_amount_is_refused_and_the_bill_stays_issued() -> N
 def test_a_notice_for_another_transaction_is_refused(make_bill: Callable[[], Bill]) -> None:
     bill = make_bill()
     with pytest.raises(FailedPrecondition) as err:
-        bill.settle(notice_for(bill, transaction_id="PG1"))
+        bill.judge(notice_for(bill, transaction_id="PG1"))
     assert err.value.field == "transaction_id"
     assert bill.status is BillStatus.ISSUED
 
 
-def test_a_cancelled_bill_is_not_paid_by_a_late_notice() -> None:
+def test_money_for_a_cancelled_bill_is_refunded_and_the_bill_says_so() -> None:
     bill = with_transaction()
     bill.close_for_rejected_dossier(None, NOW)
+    assert bill.needs_void
+    late = notice_for(bill)
+    assert bill.judge(late) == Judgement(Verdict.REFUND, RefundReason.BILL_CLOSED)
     with pytest.raises(FailedPrecondition):
-        bill.settle(notice_for(bill))
-    assert bill.status is BillStatus.CANCELLED
+        bill.settle(late)
+    bill.refunded(late, RefundReason.BILL_CLOSED, "RF9", NOW)
+    assert (bill.status, bill.refund_id, bill.needs_void) == (BillStatus.REFUNDED, "RF9", False)
+    assert bill.judge(late) == Judgement(Verdict.DUPLICATE)
+
+
+def test_a_closed_bill_is_voided_once() -> None:
+    bill = with_transaction()
+    bill.close_for_rejected_dossier(None, NOW)
+    assert bill.mark_voided(NOW) is True
+    assert (bill.needs_void, bill.mark_voided(NOW)) == (False, False)
+    assert issued().needs_void is False
+
+
+def test_a_tombstone_is_a_closed_bill_no_payment_can_reach() -> None:
+    tomb = Bill.closed_before_issue("000.00.01.H57-260302-0001", CITIZEN_ID, NOW)
+    assert (tomb.bill_id, tomb.status, tomb.amount_vnd, tomb.needs_void) == (
+        bill_id_for("000.00.01.H57-260302-0001"), BillStatus.CANCELLED, 0, False)
+    assert tomb.close_for_rejected_dossier(None, NOW) is Closing.UNCHANGED
+    with pytest.raises(FailedPrecondition):
+        tomb.judge(PaymentNotice("PG1", tomb.bill_id, 50_000, "2026-03-02T09:31:00+00:00"))
 
 
 def test_rejection_refunds_a_paid_bill() -> None:

@@ -108,3 +108,31 @@ def test_a_refund_is_made_once_per_idempotency_key_and_never_beyond_what_was_pai
     with pytest.raises(Rejected):
         paygate.refund({**refund, "idempotency_key": "other-key"})
     assert [r["refund_id"] for r in paygate.refunds("BILL-1")] == [first.refund_id]
+
+
+def test_a_voided_transaction_can_never_be_paid_and_a_paid_one_cannot_be_voided(paygate: Paygate) -> None:
+    txn = open_for(paygate)
+    assert paygate.void({"merchant_ref": "BILL-1"})["status"] == "VOIDED"
+    assert paygate.void({"merchant_ref": "BILL-1"})["status"] == "VOIDED"      # idempotent
+    with pytest.raises(Rejected) as err:
+        paygate.pay(txn["transaction_id"])
+    assert err.value.status == 409
+    paid = open_for(paygate, merchant_ref="BILL-2")
+    paygate.pay(paid["transaction_id"])
+    with pytest.raises(Rejected) as err:
+        paygate.void({"merchant_ref": "BILL-2"})
+    assert (err.value.status, err.value.details) == (409, {"status": "SUCCESS"})
+    with pytest.raises(Rejected) as err:
+        paygate.void({"merchant_ref": "BILL-NONE"})
+    assert err.value.status == 404
+
+
+def test_a_transaction_is_queried_by_the_merchant_reference(paygate: Paygate) -> None:
+    txn = open_for(paygate)
+    assert paygate.query({"merchant_ref": "BILL-1"})["status"] == "PENDING"
+    paygate.pay(txn["transaction_id"])
+    paygate.refund({"merchant_ref": "BILL-1", "amount_vnd": 50_000, "idempotency_key": "k"})
+    answer = paygate.query({"merchant_ref": "BILL-1"})
+    assert {k: answer[k] for k in ("transaction_id", "status", "amount_vnd", "refunded_vnd")} == {
+        "transaction_id": txn["transaction_id"], "status": "REFUNDED", "amount_vnd": 50_000, "refunded_vnd": 50_000}
+    assert answer["paid_at"]

@@ -4,6 +4,7 @@ import pytest
 
 from services.common.caller import Caller, CallerKind
 from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.roles import Appointment, Role
 from services.postal.domain.shipment import (
     Address,
     Shipment,
@@ -106,10 +107,12 @@ def test_a_citizen_sees_only_their_own_shipment() -> None:
     assert refused.value.field == "dossier_code"
 
 
-def test_civil_servants_and_agencies_see_it_anonymous_callers_do_not() -> None:
+def test_the_receiving_desk_and_its_member_see_it_anonymous_callers_do_not() -> None:
     shipment = booked()
-    shipment.ensure_visible_to(Caller(CallerKind.CIVIL_SERVANT, subject="CB-1", agency_code="G01"))
-    shipment.ensure_visible_to(Caller(CallerKind.AGENCY, subject="VN/GOV/G02/procedures"))
+    desk = shipment.dossier_code.partition("-")[0]
+    shipment.ensure_visible_to(Caller(CallerKind.CIVIL_SERVANT, subject="CB-1",
+                                      appointments=(Appointment(desk, Role.RESULT_DESK),)))
+    shipment.ensure_visible_to(Caller(CallerKind.AGENCY, subject=f"VN/GOV/{desk}/procedures", agency_code=desk))
     with pytest.raises(PermissionDenied) as refused:
         shipment.ensure_visible_to(Caller(CallerKind.ANONYMOUS))
     assert refused.value.field == "caller"

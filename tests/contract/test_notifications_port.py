@@ -1,0 +1,79 @@
+"""The contract of the notifications records, held by the MongoDB adapter (NotificationRecords) and
+its in-memory twin (services/notifications/fakes.py) alike."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import DuplicateKeyError
+
+from egov.identity.v1.events_pb2 import CitizenRegistered
+from services.common.events.envelope import new_event
+from services.common.mongo_store import Cause
+from services.notifications.adapters.repository import NotificationRecords, ensure_indexes
+from services.notifications.domain import notices
+from services.notifications.domain.contacts import Channel, Contact
+from services.notifications.domain.notification import Notification
+from services.notifications.fakes import InMemoryNotificationRecords
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)   # whole seconds: MongoDB keeps milliseconds
+CITIZEN = "046090001234"
+CONTACT = Contact.register(CITIZEN, "Nguyễn Văn An", "0905123456", "an@example.vn", [Channel.SMS, Channel.EMAIL])
+
+
+@pytest.fixture(params=["memory", "mongo"])
+def records(request: pytest.FixtureRequest) -> Iterator[NotificationRecords]:
+    if request.param == "memory":
+        yield InMemoryNotificationRecords()  # type: ignore[misc]
+        return
+    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
+    name = f"contract_{uuid.uuid4().hex[:8]}"
+    ensure_indexes(client[name])
+    try:
+        yield NotificationRecords(client[name])
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+def test_a_contact_is_saved_replaced_and_found(records: NotificationRecords) -> None:
+    assert records.find_contact(CITIZEN) is None
+    records.save_contact(CONTACT)
+    assert records.find_contact(CITIZEN) == CONTACT
+    moved = Contact.register(CITIZEN, "Nguyễn Văn An", "0905000000", "", [Channel.SMS])
+    records.save_contact(moved)
+    assert records.find_contact(CITIZEN) == moved
+
+
+def registered(n: int) -> Any:
+    return new_event(CitizenRegistered(citizen_id=CITIZEN, full_name=f"n{n}"), source="/egov/identity",
+                     subject=CITIZEN)
+
+
+def test_parked_events_come_back_oldest_first_and_once(records: NotificationRecords) -> None:
+    first, second, other = registered(1), registered(2), registered(3)
+    records.park_event(CITIZEN, second, NOW + timedelta(seconds=1))
+    records.park_event(CITIZEN, first, NOW)
+    records.park_event("046090009999", other, NOW)
+    with pytest.raises(DuplicateKeyError):
+        records.park_event(CITIZEN, first, NOW)
+    assert [e.id for e in records.take_parked_events(CITIZEN)] == [first.id, second.id]
+    assert records.take_parked_events(CITIZEN) == []
+    assert [e for e in records.take_parked_events("046090009999")] == [other]
+
+
+def test_a_notification_is_recorded_once_per_event_and_channel(records: NotificationRecords) -> None:
+    notice = notices.citizen_welcome(CONTACT.full_name)
+    sms = Notification.compose(notice, CONTACT, Channel.SMS, event_id="e-1", event_type="t", now=NOW)
+    email = Notification.compose(notice, CONTACT, Channel.EMAIL, event_id="e-1", event_type="t",
+                                 now=NOW + timedelta(seconds=1))
+    cause = Cause("c-1", "e-1", "")
+    records.add_notification(email, cause)
+    records.add_notification(sms, cause)
+    with pytest.raises(DuplicateKeyError):
+        records.add_notification(sms, cause)
+    assert records.notifications_of(CITIZEN) == [sms, email]
+    assert records.notifications_of("046090009999") == []
