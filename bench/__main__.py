@@ -20,12 +20,14 @@ import grpc
 from pymongo import MongoClient
 from rich.console import Console
 
-from bench import agency_bench, broker_limits, raw_limits
+from bench import agency_bench, broker_limits, catalogue_bench, raw_limits, supervision_bench
 from bench.cast import gateway_operations, make_cast
-from bench.footprint import CpuMeter, PeakSampler, snapshot
-from bench.gateway_bench import compare, wait_until_quiet
+from bench.db_ops import DatabaseCounters, over_budget, read_budget
+from bench.footprint import OTHER, CpuMeter, PeakSampler, snapshot
+from bench.gateway_bench import caller_signer, compare, wait_until_quiet
 from bench.journeys import Cast, EventWatcher, JourneyReport, check_end_state, drive
-from bench.measure import Result, quiet_logs
+from bench.limits import BENCH_ENV
+from bench.measure import Result, platform_for, quiet_logs
 from bench.profiling import Profiler
 from bench.report import print_report, targets
 from deploy.local.journey import Journey
@@ -47,7 +49,13 @@ def main() -> int:
     parser.add_argument("--journey-seconds", type=float, default=30.0, help="measured window of each journey run")
     parser.add_argument("--citizens", type=int, default=16, help="citizens registered and reused by the journeys")
     parser.add_argument("--profile", action="store_true", help="record py-spy profiles (var/bench/*.svg)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "gateway", "agency", "journeys", "replay"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["raw", "gateway", "agency", "journeys", "replay", "catalogue", "supervision"])
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="run every service but the archive, and the gateway, this many times (journeys "
+                             "spread over the gateways)")
+    parser.add_argument("--supervision-dossiers", type=int, default=5000,
+                        help="SYNTHETIC dossiers for the supervision index phase (the issue's scale: 1,000,000)")
     parser.add_argument("--mongo-uri-options", default="",
                         help="experiment: options appended to every process's MongoDB URI, e.g. retryWrites=false")
     args = parser.parse_args()
@@ -59,22 +67,14 @@ def main() -> int:
 
     workdir = OUT / "stack"
     shutil.rmtree(workdir, ignore_errors=True)
-    stack = Stack(workdir)
+    stack = Stack(workdir, replicas=args.replicas, extra_env=BENCH_ENV)
     if args.mongo_uri_options:
         stack.mongo_uri += "&" + args.mongo_uri_options
-    try:
+    with platform_for(stack, "benchmark", console.print):
         with console.status("starting the platform..."):
             results["startup"] = start(stack)
         console.print(f"platform up: first served call {results['startup']['first_served_call_s']:.1f} s after start")
         run(stack, args, results)
-    except BaseException:
-        console.print(f"[red]benchmark failed[/]; the platform's logs are kept in {stack.logs}")
-        raise
-    else:
-        stack.remove()
-    finally:
-        with console.status("stopping the platform..."):
-            stack.stop()
     results["total_seconds"] = round(time.monotonic() - started, 1)
     results["targets"] = [t.row() for t in targets(results)]
     (OUT / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
@@ -103,11 +103,11 @@ def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None
     channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports.gateway}")
     rpc = NamekoRpcClient(stack.amqp_uri, name="bench")
     rpc.start(wait=10)
-    journey = Journey(channel, f"http://127.0.0.1:{stack.ports.paygate}")
+    journey = Journey.of(stack, channel)
     try:
         echo = measure_raw(stack, args, results) if "raw" not in args.skip else {}
         with console.status("registering citizens and civil servants..."):
-            cast = make_cast(journey, rpc, args.citizens)
+            cast = make_cast(journey, rpc, args.citizens, stack.env())
             wait_until_quiet(stack.amqp_uri)
         footprint["idle_mb"] = snapshot(stack.processes)
         if "gateway" not in args.skip:
@@ -115,7 +115,8 @@ def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None
             operations = gateway_operations(journey, cast.citizens[0], public_key(stack))
             with phase(stack, "gateway", footprint, results, args.profile, ("gateway", "procedures", "mongo")):
                 results["gateway"] = [c.row() for op in operations for c in compare(
-                    channel, rpc, stack.amqp_uri, stack.processes, op, tuple(args.concurrency), args.seconds, echo,
+                    channel, rpc, caller_signer(stack.env()), stack.amqp_uri, stack.processes, op,
+                    tuple(args.concurrency), args.seconds, echo,
                     progress=console.print)]
             wait_until_quiet(stack.amqp_uri)
         if "agency" not in args.skip:
@@ -129,7 +130,11 @@ def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None
                 console.print(f"[red]{results['agency']['missing']}[/]")
             wait_until_quiet(stack.amqp_uri)
         if "journeys" not in args.skip:
-            runs = [measure_journeys(stack, journey, cast, n, args, results) for n in args.journeys]
+            others = [grpc.insecure_channel(a) for a in stack.gateway_addresses()[1:]]
+            journeys = [journey, *(Journey.of(stack, c) for c in others)]
+            runs = [measure_journeys(stack, journeys, cast, n, args, results) for n in args.journeys]
+            for c in others:
+                c.close()
             results["journey_runs"] = runs
             results["journeys"] = max(runs, key=lambda r: r["journeys_per_s"])
         if "replay" not in args.skip:
@@ -139,31 +144,60 @@ def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None
             except Exception as exc:   # the replay tool is another issue's, still moving: report, go on
                 results["replay"] = {"missing": f"replay benchmark failed: {type(exc).__name__}: {exc}"[:300]}
                 console.print(f"[red]{results['replay']['missing']}[/]")
+        if "catalogue" not in args.skip:
+            results["catalogue"] = catalogue_bench.run_on(stack, args.seconds, console.print)
+        if "supervision" not in args.skip:
+            results["supervision"] = supervision_bench.run_on(stack, args.supervision_dossiers, console.print)
     finally:
         rpc.close()
         channel.close()
 
 
-def measure_journeys(stack: Stack, journey: Journey, cast: Cast, concurrency: int, args: argparse.Namespace,
+def measure_journeys(stack: Stack, journeys: list[Journey], cast: Cast, concurrency: int, args: argparse.Namespace,
                      results: dict[str, Any]) -> dict[str, Any]:
-    console.print(f"[bold]journeys[/]: {concurrency} at once for {args.journey_seconds:.0f} s")
+    console.print(f"[bold]journeys[/]: {concurrency} at once for {args.journey_seconds:.0f} s through "
+                  f"{len(journeys)} gateway(s), {stack.replicas} replica(s) of each service")
     watcher = EventWatcher(stack.amqp_uri)
     mongo: MongoClient[Any] = MongoClient(stack.mongo_uri)
+    counters = DatabaseCounters(stack.mongo_uris())
+    name = f"journeys x{concurrency}"
     try:
-        with phase(stack, f"journeys x{concurrency}", results["footprint"], results, args.profile,
+        before = counters.snapshot()
+        # The phase ends when the event backlog has drained: the CPU and the database operations per
+        # journey include the work the journeys left queued behind them.
+        with phase(stack, name, results["footprint"], results, args.profile,
                    ("gateway", "procedures", "notifications", "mongo")):
-            runs, in_window, window = drive(journey, watcher, cast, concurrency, args.journey_seconds, warmup=5.0)
-        drained = wait_until_quiet(stack.amqp_uri)
+            runs, in_window, window = drive(journeys, watcher, cast, concurrency, args.journey_seconds, warmup=5.0)
+            drained = wait_until_quiet(stack.amqp_uri)
+        done = sum(1 for r in runs if not r.error)
+        db_ops = counters.per_journey(before, counters.snapshot(), done)
         report = JourneyReport(concurrency, window, runs, in_window,
                                check_end_state(mongo, watcher, [r.code for r in runs]))
         row = report.row()
         row["backlog_drain_s"] = round(drained, 1)
+        row["replicas"] = stack.replicas
+        row["db_ops_per_journey"] = db_ops
+        row["cpu_ms_per_journey"] = cpu_per_journey(results["footprint"]["cpu_s"][name], done)
+        row["db_ops_missed"] = over_budget(db_ops["services"], read_budget(ROOT / "docs" / "BENCHMARKS.md"))
         console.print(f"  {report.rate:.1f} journeys/s, {len(runs)} started, {row['journeys_failed']} failed, "
                       f"event backlog drained {drained:.0f} s after the last journey")
+        for line in row["db_ops_missed"]:
+            console.print(f"  [bold red]MISSED database budget[/]: {line}")
         return row
     finally:
+        counters.close()
         watcher.close()
         mongo.close()
+
+
+def cpu_per_journey(cpu_s: dict[str, float], journeys: int) -> dict[str, float]:
+    """CPU ms per completed journey, per process, with the platform's sum; the load generator, the
+    simulators (third parties) and the rest of the machine (RabbitMQ, other sessions) apart."""
+    n = max(journeys, 1)
+    per = {name: round(1000 * s / n, 1) for name, s in cpu_s.items()}
+    apart = {name for name in per if name.startswith("sim-") or name in ("bench (load)", OTHER)}
+    per["platform total"] = round(sum(v for k, v in per.items() if k not in apart), 1)
+    return per
 
 
 class phase:
@@ -242,7 +276,7 @@ def measure_broker(stack: Stack) -> dict[str, Any]:
     published = replay.raw_publish_rate(stack.amqp_uri, events).rate
     consumed = broker_limits.consume_acked(stack.amqp_uri, replay.TARGET, count)
     return {"messages": count, "body_bytes": len(events[0].body), "confirm_window": "replay's window",
-            "publisher": "services.common.events.replay.WindowedPublisher (quorum queue)",
+            "publisher": "services.archive.replay.publisher.WindowedPublisher (quorum queue)",
             "publish_confirmed_per_s": round(published), "consume_acked_per_s": round(consumed)}
 
 

@@ -2,16 +2,17 @@
 citizens registered and signed in, a civil servant per receiving agency, and the gateway
 benchmark's read and write requests."""
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.gateway_bench import Operation, operation
 from bench.journeys import Cast
-from deploy.local.journey import Citizen, Journey, document_for, residents
+from deploy.local.journey import Citizen, Journey, document_for, one_stop_roles, residents
 from egov.common.v1 import caller_pb2
 from egov.procedures.v1 import procedures_pb2 as pp
 from gateway.rpc_client import NamekoRpcClient
-from services.common.caller import OPERATOR
+from services.common.operator_signing import sign_as_operator
 from services.common.tokens import verify_token
 
 SERVANT_PASSWORD = "can-bo-mot-cua-2026"
@@ -29,13 +30,15 @@ def register_citizens(journey: Journey, count: int) -> list[Citizen]:
     return [journey.register_citizen(person) for person in people]
 
 
-def register_officers(journey: Journey, rpc: NamekoRpcClient, agencies: set[str]) -> dict[str, str]:
+def register_officers(journey: Journey, rpc: NamekoRpcClient, agencies: set[str],
+                      operator_env: Mapping[str, str]) -> dict[str, str]:
     def one(agency: str) -> tuple[str, str]:
         servant_id = f"cb-{agency}"
-        rpc.call("identity", "register_civil_servant", {"request": {
-            "civil_servant_id": servant_id, "full_name": "Nguyễn Thị Mai", "agency_code": agency,
-            "role": "specialist", "password": SERVANT_PASSWORD}, "caller": OPERATOR.to_wire()}, timeout=30)
-        return agency, journey.civil_servant_token(servant_id, SERVANT_PASSWORD)
+        servant = {"civil_servant_id": servant_id, "full_name": "Nguyễn Thị Mai", "agency_code": agency,
+                   "role": "specialist", "password": SERVANT_PASSWORD, "appointments": one_stop_roles(agency)}
+        appointed = rpc.call("identity", "register_civil_servant", {"request": servant, "caller": sign_as_operator(
+            "identity", "register_civil_servant", servant, operator_env)}, timeout=30)
+        return agency, journey.civil_servant_token(servant_id, SERVANT_PASSWORD, appointed["second_factor_uri"])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(one, sorted(agencies)))
@@ -43,13 +46,17 @@ def register_officers(journey: Journey, rpc: NamekoRpcClient, agencies: set[str]
 
 def procedures(journey: Journey, level: int, with_fee: bool) -> list[pp.Procedure]:
     found = journey.api.procedures.ListProcedures(pp.ListProceduresRequest(service_level=level), timeout=10)
-    return [p for p in found.procedures if p.service_level == level and (p.fee_vnd > 0) == with_fee]
+    # agency_code is set when one agency settles it everywhere; the others are filed naming a unit,
+    # which the journeys do not do (as deploy.local.journey.Journey.pick_procedure)
+    return [p for p in found.procedures
+            if p.service_level == level and (p.fee_vnd > 0) == with_fee and p.agency_code]
 
 
-def make_cast(journey: Journey, rpc: NamekoRpcClient, citizens: int) -> Cast:
+def make_cast(journey: Journey, rpc: NamekoRpcClient, citizens: int, operator_env: Mapping[str, str]) -> Cast:
+    """`operator_env` names the operators' key (EGOV_OPERATOR_KEY_FILE) that registers the officers."""
     level4 = procedures(journey, 4, with_fee=True)
     people = register_citizens(journey, citizens)
-    return Cast(people, register_officers(journey, rpc, {p.agency_code for p in level4}), level4)
+    return Cast(people, register_officers(journey, rpc, {p.agency_code for p in level4}, operator_env), level4)
 
 
 def counter_submission(procedure: pp.Procedure) -> pp.SubmitDossierRequest:

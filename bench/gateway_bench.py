@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
@@ -23,6 +24,7 @@ from gateway.methods import Method, build_method_table
 from gateway.rpc_client import NamekoRpcClient
 from services.common import protowire
 from services.common.caller import Caller
+from services.common.caller_proof import GATEWAY, CallerSigner
 from services.common.topology import SUBSCRIPTIONS
 
 CALL_TIMEOUT = 10.0
@@ -58,12 +60,23 @@ def via_gateway(channel: grpc.Channel, op: Operation) -> Callable[[], Callable[[
     return make
 
 
-def direct(client: NamekoRpcClient, op: Operation) -> Callable[[], Callable[[], object]]:
-    kwargs = {"request": protowire.dump(op.request), "caller": op.caller.to_wire()}
+def caller_signer(env: Mapping[str, str]) -> CallerSigner:
+    """The gateway's caller key of a stack: services believe a caller only if it signed it for the very
+    call (services/common/caller_proof.py), so the direct baseline signs as the gateway does."""
+    return CallerSigner.from_file(Path(env["EGOV_GATEWAY_CALLER_KEY_FILE"]), GATEWAY)
+
+
+def direct(client: NamekoRpcClient, op: Operation, signer: CallerSigner) -> Callable[[], Callable[[], object]]:
+    wire = protowire.dump(op.request)
     service, method = op.method.service, op.method.method
 
+    def call() -> object:       # signed per call, as the gateway does (the signature covers the request)
+        caller = signer.sign(op.caller, service, method, wire, valid_seconds=CALL_TIMEOUT)
+        return client.call(service, method, {"request": wire, "caller": caller}, timeout=CALL_TIMEOUT,
+                           context_data=CONTEXT)
+
     def make() -> Callable[[], object]:
-        return lambda: client.call(service, method, kwargs, timeout=CALL_TIMEOUT, context_data=CONTEXT)
+        return call
 
     return make
 
@@ -136,14 +149,14 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def compare(channel: grpc.Channel, client: NamekoRpcClient, amqp_uri: str, processes: Mapping[str, Popen[bytes]],
-            op: Operation, concurrencies: tuple[int, ...], seconds: float, echo: dict[int, Result],
-            progress: Callable[[str], None] = print) -> list[Comparison]:
+def compare(channel: grpc.Channel, client: NamekoRpcClient, signer: CallerSigner, amqp_uri: str,
+            processes: Mapping[str, Popen[bytes]], op: Operation, concurrencies: tuple[int, ...], seconds: float,
+            echo: dict[int, Result], progress: Callable[[str], None] = print) -> list[Comparison]:
     """For each concurrency: direct first, then through the gateway, each after the queues are quiet."""
     rows = []
     for n in concurrencies:
         wait_until_quiet(amqp_uri)
-        direct_run = measured(processes, f"direct {op.name}", direct(client, op), n, seconds)
+        direct_run = measured(processes, f"direct {op.name}", direct(client, op, signer), n, seconds)
         wait_until_quiet(amqp_uri)
         gateway_run = measured(processes, f"gateway {op.name}", via_gateway(channel, op), n, seconds)
         rows.append(Comparison(op.name, n, gateway_run, direct_run, echo.get(n)))

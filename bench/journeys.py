@@ -160,6 +160,7 @@ def one_journey(journey: Journey, watcher: EventWatcher, citizen: Citizen, proce
         stage("pay")
         watcher.wait(code, seen(PAYMENT_SETTLED), "payment settled")
         stage("payment settled")
+        journey.receive(officer, code)          # payment alone accepts nothing: the desk receives it
         watcher.wait(code, seen(ACCEPTED), "acceptance")
         stage("accepted")
         journey.work(officer, code)
@@ -209,11 +210,12 @@ class JourneyReport:
                 "stages": self.stage_latencies(), "end_state": self.end_state}
 
 
-def drive(journey: Journey, watcher: EventWatcher, cast: Cast, concurrency: int, seconds: float,
+def drive(journeys: Sequence[Journey], watcher: EventWatcher, cast: Cast, concurrency: int, seconds: float,
           warmup: float) -> tuple[list[JourneyRun], int, float]:
     """Closed loop: `concurrency` workers each start a new journey as soon as their last one ends,
     until `warmup + seconds` have passed; then the journeys in flight finish. Throughput counts the
-    journeys that finished inside the measured window."""
+    journeys that finished inside the measured window. Worker i goes through gateway i mod the
+    gateways (`journeys`, one per gateway)."""
     runs: list[JourneyRun] = []
     lock = threading.Lock()
     t0 = time.perf_counter()
@@ -224,7 +226,8 @@ def drive(journey: Journey, watcher: EventWatcher, cast: Cast, concurrency: int,
         while time.perf_counter() < window_end:
             citizen = cast.citizens[(i + n) % len(cast.citizens)]
             procedure = cast.procedures[(i * 7 + n) % len(cast.procedures)]
-            run = one_journey(journey, watcher, citizen, procedure, cast.officers[procedure.agency_code])
+            run = one_journey(journeys[i % len(journeys)], watcher, citizen, procedure,
+                              cast.officers[procedure.agency_code])
             with lock:
                 runs.append(run)
             n += 1

@@ -5,8 +5,13 @@ import statistics
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deploy.local.stack import Stack
 
 
 @dataclass
@@ -91,3 +96,18 @@ def quiet_logs() -> None:
     for name in ("pika", "amqp", "kombu"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+
+
+@contextmanager
+def platform_for(stack: "Stack", what: str, say: Callable[[str], None]) -> Iterator["Stack"]:
+    """A benchmark's own platform: stopped at the end; removed after a success, its logs kept
+    (and said where) after a failure."""
+    try:
+        yield stack
+    except BaseException:
+        say(f"{what} failed; the platform's logs are kept in {stack.logs}")
+        raise
+    else:
+        stack.remove()
+    finally:
+        stack.stop()

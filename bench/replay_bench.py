@@ -21,12 +21,15 @@ from typing import Any
 import pika
 from pymongo import MongoClient
 
-from deploy.local.stack import BIN, ROOT, Stack
+from bench.limits import BENCH_ENV
+from deploy.local.stack import Stack
 from egov.notifications.v1.events_pb2 import NotificationSent
 from services.archive.adapters.index import ArchiveIndex, archive_database
 from services.archive.domain.query import EventQuery
+from services.archive.replay.engine import replay
+from services.archive.replay.publisher import Outgoing, PublishStats, WindowedPublisher, memory_feed
+from services.archive.replay.sources import BatchSource
 from services.common.events.envelope import CONTENT_TYPE, encode, new_event
-from services.common.events.replay import BatchSource, Outgoing, PublishStats, WindowedPublisher, memory_feed, replay
 from services.common.topology import EVENTS_EXCHANGE
 
 TARGET = "bench.replay-target"
@@ -35,12 +38,8 @@ BENCH_SOURCE = "/egov/bench"
 
 def start_archive(stack: Stack) -> None:
     """The archive service, unless the stack started it already (`Stack.start()` does by default)."""
-    running = stack.processes.get("archive")
-    if running is not None and running.poll() is None:
-        return
-    stack._spawn("archive", [str(BIN / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
-                             "services.archive.service:ArchiveService"], stack.service_env("archive"))
-    stack.wait_for_service("archive")
+    if "archive" not in stack.pids():
+        stack.start_service("archive")
 
 
 def synthetic_events(count: int, tag: str) -> list[Outgoing]:
@@ -146,7 +145,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="egov-replay-bench-") as workdir:
-        stack = Stack(Path(workdir))
+        stack = Stack(Path(workdir), extra_env=BENCH_ENV)
         try:
             stack.start(services=(), gateway=False)
             start_archive(stack)

@@ -1,0 +1,216 @@
+"""The supervision index at scale, on SYNTHETIC dossiers (bench/dossier_history.py) spread over every
+unit and department of the catalogue edition procedures imports, over the last 12 months:
+
+- projection rate: the events published to the events exchange, and the supervision service's
+  inbox counted until it has them all (events/s, end to end: consume, fold, counters, inbox, commit);
+- raw consume rate of the broker in the same run: the same envelopes in a scratch quorum queue, read
+  and acknowledged by a bare pika consumer doing nothing else;
+- database operations per projected event, from the server's own counters (bench/db_ops.py: the
+  `top` command), per kind and per collection of egov_supervision, with the commits apart; and the
+  CPU ms per event of the supervision service and of SecantusDB (/proc: what the projection costs,
+  whatever the neighbours on the machine take, which moves the rate);
+- GetIndex for the whole province over a year (13 months, the page's default), through the gateway,
+  one caller after the other: p50 and p99.
+
+`--profile` records py-spy flame graphs of the supervision service and SecantusDB while the
+projection runs (var/bench/supervision-*.svg; the rates of a profiled run are a little lower).
+
+Run by `make bench` (a phase of bench/__main__.py), or alone:
+
+    .venv/bin/python -m bench.supervision_bench --dossiers 5000 [--profile]
+"""
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pika
+from pymongo import MongoClient
+
+from bench.db_ops import DatabaseCounters
+from bench.dossier_history import Place, dossier_events
+from bench.footprint import OTHER, CpuMeter
+from bench.limits import BENCH_ENV
+from bench.measure import percentile
+from bench.profiling import Profiler
+from deploy.local.stack import ROOT, Stack
+from egov.supervision.v1 import supervision_pb2 as pb
+from egov.supervision.v1 import supervision_pb2_grpc
+from services.common.caller import Caller, CallerKind
+from services.common.events.broker import EventPublisher
+from services.common.events.envelope import CONTENT_TYPE, encode
+from services.common.mongo_store import INBOX
+from services.common.roles import Appointment, Role
+from services.common.tokens import issue_token
+from services.procedures.domain.units import UnitTree
+from services.supervision.adapters.units import load_units
+
+RAW_QUEUE = "bench.supervision-raw"
+
+
+def places(tree: UnitTree) -> list[Place]:
+    """Every unit (its People's Committee) and every other agency, each with its chain of units."""
+    def chain(code: str) -> tuple[str, ...]:
+        return (code, *(u.code for u in tree.ancestors(code)))
+
+    return [Place(chain(a.unit), a.agency_code) for a in sorted(tree.agencies.values(), key=lambda a: a.agency_code)]
+
+
+def raw_consume_rate(amqp_uri: str, bodies: list[bytes]) -> float:
+    """Fill a scratch quorum queue with the envelopes, then read and ack them all: events/s."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        channel = connection.channel()
+        channel.queue_delete(RAW_QUEUE)
+        channel.queue_declare(RAW_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+        channel.confirm_delivery()
+        props = pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=2)
+        for body in bodies:
+            channel.basic_publish("", RAW_QUEUE, body, props)
+        channel.basic_qos(prefetch_count=500)
+        started = time.perf_counter()
+        for seen, (method, _props, _body) in enumerate(channel.consume(RAW_QUEUE), start=1):
+            if seen % 100 == 0 or seen == len(bodies):
+                channel.basic_ack(method.delivery_tag, multiple=True)
+            if seen == len(bodies):
+                break
+        elapsed = time.perf_counter() - started
+        channel.cancel()
+        channel.queue_delete(RAW_QUEUE)
+        return len(bodies) / elapsed
+    finally:
+        connection.close()
+
+
+def projection_rate(stack: Stack, events: list[Any], say: Callable[[str], None], timeout: float = 3600) -> float:
+    client: MongoClient[Any] = MongoClient(stack.mongo_uri)
+    inbox = client["egov_supervision"][INBOX]
+    before = inbox.count_documents({})
+    publisher = EventPublisher(stack.amqp_uri)
+    started = time.perf_counter()
+    try:
+        for event in events:
+            publisher.publish(event)
+    finally:
+        publisher.close()
+    last = 0.0
+    while (done := inbox.count_documents({}) - before) < len(events):
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"projected {done} of {len(events)} events in {timeout:.0f} s")
+        if time.perf_counter() - last > 10:
+            say(f"  projected {done:,} of {len(events):,} events")
+            last = time.perf_counter()
+        time.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    client.close()
+    return len(events) / elapsed
+
+
+def get_index_latency(stack: Stack, calls: int = 60) -> dict[str, float]:
+    private_key = Path(stack.env()["EGOV_TOKEN_PRIVATE_KEY_FILE"]).read_bytes()
+    caller = Caller(CallerKind.CIVIL_SERVANT, subject="bench-supervisor",
+                    appointments=(Appointment("46", Role.SUPERVISOR),))
+    token, _ = issue_token(private_key, caller, timedelta(minutes=30))
+    today = date.today()
+    request = pb.GetIndexRequest(scope=pb.Scope(kind=pb.SCOPE_KIND_UNIT, code="46"),
+                                 from_month=f"{date(today.year - 1, today.month, 1):%Y-%m}", to_month=f"{today:%Y-%m}")
+    channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports.gateway}")
+    api = supervision_pb2_grpc.SupervisionServiceStub(channel)
+    metadata = (("authorization", f"Bearer {token}"),)
+    latencies = []
+    try:
+        answer = api.GetIndex(request, metadata=metadata, timeout=30)     # warm-up
+        for _ in range(calls):
+            started = time.perf_counter()
+            api.GetIndex(request, metadata=metadata, timeout=30)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        channel.close()
+    latencies.sort()
+    return {"calls": calls, "p50_ms": round(statistics.median(latencies), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1), "received": answer.index.figures.received,
+            "children": len(answer.children)}
+
+
+def projection_cost(stack: Stack, events: list[Any], say: Callable[[str], None],
+                    profiler: Profiler | None = None) -> tuple[float, dict[str, Any]]:
+    """The projection rate; per event, the database operations the server counted meanwhile and the CPU
+    time of the supervision service and SecantusDB."""
+    counters = DatabaseCounters(stack.mongo_uris())
+    try:
+        before = counters.snapshot()
+        if profiler is not None:
+            for name in ("supervision", "mongo"):
+                profiler.start(name, stack.processes[name].pid)
+        cpu = CpuMeter({name: stack.processes[name] for name in ("supervision", "mongo")}).start()
+        try:
+            rate = projection_rate(stack, events, say)
+        finally:
+            used = cpu.stop()
+            profiles = profiler.stop() if profiler is not None else {}
+        per_event = counters.per_journey(before, counters.snapshot(), len(events))
+    finally:
+        counters.close()
+    ops = per_event["services"].get("supervision", {})
+    collections = {ns.split(".", 1)[1]: {k: v for k, v in row.items() if k in ("find", "insert", "update", "commands")}
+                   for ns, row in per_event["collections"].items() if ns.startswith("egov_supervision.")}
+    return rate, {"operations": ops.get("total", 0.0), "by_kind": {k: v for k, v in ops.items() if k in (
+                  "find", "insert", "update", "remove", "commands") and v},
+                  "by_collection": collections, "commits_and_other": per_event["other_commands_per_journey"],
+                  "cpu_ms": {name: round(1000 * seconds / len(events), 2) for name, seconds in used.items()
+                             if name != "bench (load)"},
+                  "neighbours_cpu_share": round(used[OTHER] / max(sum(used.values()), 1e-9), 2),
+                  **({"profiles": profiles} if profiles else {})}
+
+
+def run_on(stack: Stack, dossiers: int, say: Callable[[str], None] = print,
+           profiler: Profiler | None = None) -> dict[str, Any]:
+    tree = load_units()
+    where = places(tree)
+    today = date.today()
+    say(f"supervision: generating {dossiers:,} SYNTHETIC dossiers over {len(where)} agencies of {tree.version}")
+    events = list(dossier_events(dossiers, where, date(today.year - 1, today.month, 1), today, "SYN-bench", seed=766))
+    bodies = [encode(e) for e in events]
+    say(f"supervision: {len(events):,} events; raw consume rate")
+    raw = raw_consume_rate(stack.amqp_uri, bodies)
+    say(f"supervision: raw {raw:,.0f} events/s; projecting")
+    projected, per_event = projection_cost(stack, events, say, profiler)
+    client: MongoClient[Any] = MongoClient(stack.mongo_uri)
+    counters = client["egov_supervision"]["counters"].count_documents({})
+    client.close()
+    latency = get_index_latency(stack)
+    result = {"synthetic": True, "dossiers": dossiers, "events": len(events), "agencies": len(where),
+              "units_version": tree.version, "raw_consume_per_s": round(raw), "projection_per_s": round(projected, 1),
+              "projection_vs_raw": round(projected / raw, 4), "per_event": per_event,
+              "counter_documents": counters, "get_index": latency}
+    say("supervision: " + json.dumps(result, ensure_ascii=False))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dossiers", type=int, default=5000, help="SYNTHETIC dossiers (the issue's scale: 1,000,000)")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy flame graphs of supervision and SecantusDB (var/bench/supervision-*.svg)")
+    args = parser.parse_args()
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    stack = Stack(out / "supervision-stack", extra_env=BENCH_ENV)
+    stack.remove()     # an empty read model: the same dossiers projected again would change nothing
+    try:
+        stack.start(services=("supervision",), gateway=True)
+        result = run_on(stack, args.dossiers, profiler=Profiler(out, "supervision") if args.profile else None)
+    finally:
+        stack.stop()
+    (out / "supervision.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
