@@ -29,6 +29,7 @@ from services.common.caller import Caller, CallerKind
 from services.common.config import database_name
 from services.common.events.envelope import decode, unpack
 from services.common.roles import Role
+from services.procedures.adapters.repository import dossier_from_document
 from services.procedures.domain.application import VIETNAM_TIME
 from services.procedures.domain.working_days import add_working_days
 from tests.integration.test_procedures import (
@@ -164,6 +165,26 @@ def test_due_soon_the_working_day_before(watched: Watched) -> None:
     soon = [unpack(e) for e in watched.events.all() if e.subject == code and e.type.endswith("DossierDueSoon")]
     assert [(s.kind, s.due_date) for s in soon] == [(ev.WATCHED_DEADLINE_DOSSIER, due.isoformat())]
     assert soon[0].dossier.due_date == due.isoformat() and soon[0].step
+
+
+def test_a_step_due_weeks_before_the_appointment_is_watched_on_time(watched: Watched) -> None:
+    """Accepted long ago and re-appointed far ahead: its first step was due weeks ago while the
+    appointment is days away. The watch finds it by the step's date, not only when the appointment
+    nears (it used to look at the appointment alone)."""
+    service, staff, citizen = watched.service, clerk(JUSTICE), new_citizen()
+    service.register(citizen)
+    code = watched.accepted_dossier(staff, citizen)
+    due = add_working_days(datetime.now(UTC).astimezone(VIETNAM_TIME).date(), 5)
+    changes = {"accepted_at": datetime(2026, 1, 5, 2, 0, tzinfo=UTC), "due_date": due.isoformat(),
+               "legal_due_date": due.isoformat(), "queue_key": f"{due.isoformat()}|{code}"}
+    doc = {**watched.db["dossiers"].find_one({"_id": code}), **changes}
+    step_due = dossier_from_document(doc).earliest_watched_due()       # what a save would have stored
+    assert step_due is not None and step_due < due
+    watched.db["dossiers"].update_one({"_id": code}, {"$set": {**changes, "watched_due_date": step_due.isoformat()}})
+
+    wait_until(lambda: watched.alerts(code)[("DossierOverdue", ev.WATCHED_DEADLINE_STEP)], "the step's alert")
+    watched.overdue_marker(staff, citizen)
+    assert watched.alerts(code) == Counter({("DossierOverdue", ev.WATCHED_DEADLINE_STEP): 1})
 
 
 def _events_of(watched: Watched, code: str, kind: str) -> list[CloudEvent]:

@@ -50,6 +50,7 @@ def ensure_indexes(db: Database[Any]) -> None:
     db[DOSSIERS].create_index([("agencies", ASCENDING), ("queue_key", ASCENDING)])
     db[DOSSIERS].create_index([("units", ASCENDING), ("queue_key", ASCENDING)])
     db[DOSSIERS].create_index([("status", ASCENDING), ("due_date", ASCENDING)])
+    db[DOSSIERS].create_index([("status", ASCENDING), ("watched_due_date", ASCENDING)])
 
 
 class DossierRepository:
@@ -87,10 +88,13 @@ class DossierRepository:
         return [dossier_from_document(doc) for doc in docs]
 
     def codes_to_watch(self, horizon: date, after: str, limit: int) -> list[str]:
-        """Codes of dossiers whose clock runs with a due date on or before `horizon` (a step's due
-        date is never after its dossier's), in code order after `after`."""
+        """Codes of dossiers whose clock runs with a watched deadline on or before `horizon`, in code
+        order after `after`. The earliest watched deadline is often the current step's, weeks before
+        the appointment; a dossier not saved since that date was stored is found by its appointment."""
+        day = horizon.isoformat()
         query: dict[str, Any] = {"status": {"$in": [s.value for s in CLOCK_RUNNING]},
-                                 "due_date": {"$lte": horizon.isoformat()}}
+                                 "$or": [{"watched_due_date": {"$ne": None, "$lte": day}},
+                                         {"due_date": {"$ne": None, "$lte": day}}]}
         if after:
             query["_id"] = {"$gt": after}
         docs = self._db[DOSSIERS].find(query, {"_id": 1}, session=self._session).sort("_id", ASCENDING).limit(limit)
