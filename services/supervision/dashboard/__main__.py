@@ -3,19 +3,24 @@
 over TLS when EGOV_DASHBOARD_GATEWAY_CA_FILE names the CA of the gateway's certificate, which must
 name EGOV_DASHBOARD_GATEWAY_SERVER_NAME (default: the address's host); plaintext when it is empty.
 Chart.js is read from EGOV_DASHBOARD_CHART_JS (default: the copy `make install` vendors in .tools/;
-the image carries its own, deploy/docker/Dockerfile)."""
+the image carries its own, deploy/docker/Dockerfile).
+
+Served by waitress, a production WSGI server (werkzeug's own server is for development): a pool of
+threads, each request's body capped (the dashboard only takes a sign-in form), no version in the
+Server header."""
 
 import logging
 import os
 from pathlib import Path
 
-from werkzeug.serving import run_simple
+from waitress import serve
 
 from services.common.config import ConfigError, env
 from services.supervision.dashboard.app import Dashboard
 from services.supervision.dashboard.gateway_client import GatewayClient
 
 ROOT = Path(__file__).resolve().parents[3]
+MAX_BODY_BYTES = 64 * 1024
 CHART_JS = ROOT / ".tools" / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
 
 
@@ -35,7 +40,8 @@ def main() -> None:
                             _read("EGOV_DASHBOARD_GATEWAY_CA_FILE", ca_file) if ca_file else None,
                             os.environ.get("EGOV_DASHBOARD_GATEWAY_SERVER_NAME", ""))
     app = Dashboard(gateway, public_key, chart_js)
-    run_simple(host or "127.0.0.1", int(port), app, threaded=True)
+    serve(app, host=host or "127.0.0.1", port=int(port), threads=8, ident="egov-dashboard",
+          max_request_body_size=MAX_BODY_BYTES)
 
 
 def _read(variable: str, path: str) -> bytes:
