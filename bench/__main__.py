@@ -3,6 +3,9 @@ in one run, print the tables and write var/bench/results.json. See docs/BENCHMAR
 
 `--profile` also records py-spy flame graphs of the gateway and the busiest services while the
 gateway and journey benchmarks run (numbers from a profiled run are a little lower).
+
+Over 300 lines: the order of the phases and the report of one run, read top to bottom; each phase
+itself lives in its own module (bench/*.py).
 """
 
 import argparse

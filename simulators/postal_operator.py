@@ -1,4 +1,5 @@
-"""A postal operator (VNPost-like), simulated.
+"""A postal operator (VNPost-like), simulated. Over 300 lines: one small HTTP server whose booking,
+walk and signed, retried callbacks share one lock and one table of shipments.
 
 The platform books a shipment; the operator answers with an S10 tracking number, then walks the
 item through PICKED_UP, IN_TRANSIT and DELIVERED, telling the platform each step with a signed

@@ -12,7 +12,7 @@ own database only, and a root user for the rest.
 service compete for the same queues (as the same users), each gateway writes its own message-log chain
 (named after its process, as a pod's after its name), and the archive runs once (one ordered reader of
 its stream).
-Nothing happens at import. About 450 lines: the environment of every process (`env`) is the one
+Nothing happens at import. About 500 lines: the environment of every process (`env`) is the one
 table of settings a local stack has, kept whole here rather than spread over the components.
 """
 

@@ -5,7 +5,9 @@ The consumer here is a probe service (below) standing in as "identity", whose qu
 bound to: it counts how often its handler ran for each event, and refuses a "refuse" payload
 while a fault switch is on in its database, so nothing in the platform's services is changed for
 a test.
-"""
+
+
+Over 300 lines: the tests share one module-scoped stack (started once), so they stay together."""
 
 import json
 import re

@@ -6,7 +6,9 @@ with no token, a citizen's, a civil servant's or a forged one.
 The platform must answer every one with a status a client can act on: never UNKNOWN or INTERNAL,
 the gateway and every service still up afterwards, and nothing stored in any service database by
 the requests it refused.
-"""
+
+
+Over 300 lines: the tests share one module-scoped stack (started once), so they stay together."""
 
 import string
 import time

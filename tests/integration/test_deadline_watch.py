@@ -4,7 +4,9 @@ apology, the refusals that change nothing, and the result the post brought back 
 procedures' RPC and the broker.
 
 Time is not waited for: a dossier is made overdue by writing an earlier acceptance into its record
-(what the database would hold had it been accepted weeks ago)."""
+(what the database would hold had it been accepted weeks ago).
+
+Over 300 lines: the tests share one module-scoped stack (started once), so they stay together."""
 
 import json
 import subprocess

@@ -5,7 +5,9 @@ restarted without touching anyone else's.
 What each test proves is what a citizen or an agency would see: every dossier completes, its fee
 is settled once, each e-mail arrives once, and a poison message waits in a dead-letter queue
 (with its error) instead of blocking the rest.
-"""
+
+
+Over 300 lines: the tests share one module-scoped stack (started once), so they stay together."""
 
 import json
 import random

@@ -1,6 +1,8 @@
 """Agency systems through the real gateway process with mutual TLS, its member registry in the real
 database managed with the real admin command (`egov-gateway`), in front of the fake `procedures`
-service: every refusal path with its status and its message log record."""
+service: every refusal path with its status and its message log record.
+
+Over 300 lines: the tests share one module-scoped stack (started once), so they stay together."""
 
 import base64
 import uuid

@@ -1,6 +1,8 @@
 """EventService/Subscribe in-process: a real gateway with mutual TLS, a registry and message log in
 memory, and an in-memory archive answering the `archive` service's feed RPCs. The same stream
-against the real archive service is in tests/integration/test_subscriptions.py."""
+against the real archive service is in tests/integration/test_subscriptions.py.
+
+Over 300 lines: one stream's behaviours (grants, resumption, rechecked rights, ends) on one gateway setup."""
 
 import base64
 import threading
