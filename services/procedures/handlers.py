@@ -1,4 +1,5 @@
-"""The service layer: one function per command or event. Each runs inside one transaction (the
+"""The service layer: one function per command (domain/commands.py, translated at the entrypoint by
+translation.py) or event, answering in domain values. Each runs inside one transaction (the
 caller passes `tx`): the dossier change, the events it causes and, for events, the inbox record
 commit together. Longer than 300 lines: one function per command of the dossier's life, side by side
 with the event handlers that move the same dossiers; the deadline watch is in watch.py."""
@@ -25,6 +26,7 @@ from services.common.roles import Role
 from services.procedures import messages, reception
 from services.procedures.adapters.directory import Directory
 from services.procedures.adapters.repository import CitizenRegistry, DossierRepository
+from services.procedures.domain import commands
 from services.procedures.domain.access import Action, action_checker, check_action, check_can_supplement
 from services.procedures.domain.application import Application
 from services.procedures.domain.desks import Desk, check_desk
@@ -41,25 +43,25 @@ EventHandler = Callable[[Transaction, Any, CloudEvent], None]
 
 # -- commands --------------------------------------------------------------------------------------
 def submit_dossier(tx: Transaction, catalogue: CatalogueReader, verifier: ApplicantVerifier,
-                   request: procedures_pb2.SubmitDossierRequest, caller: Caller, now: datetime) -> Dossier:
+                   command: commands.SubmitDossier, caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    request_key = f"{caller.actor}:{request.client_request_id}" if request.client_request_id else ""
+    request_key = f"{caller.actor}:{command.client_request_id}" if command.client_request_id else ""
     if request_key:
         first = dossiers.find_by_request_key(request_key)
         if first is not None:
-            if first.procedure_code != request.procedure_code:
+            if first.procedure_code != command.procedure_code:
                 raise AlreadyExists("client_request_id", f"already used for dossier {first.code}")
             return first
-    entry = reception.entry_for(catalogue, request.procedure_code, request.unit_code, caller)
+    entry = reception.entry_for(catalogue, command.procedure_code, command.unit_code, caller)
     directory = Directory.within(tx)
-    desk, channel = reception.desk_and_channel(catalogue.units, directory, entry, request.receiving_agency_code,
+    desk, channel = reception.desk_and_channel(catalogue.units, directory, entry, command.receiving_agency_code,
                                                caller)
-    applicant = reception.applicant_for(request, caller, CitizenRegistry.within(tx), verifier)
+    applicant = reception.applicant_for(command, caller, CitizenRegistry.within(tx), verifier)
     application = Application(
-        applicant=applicant, proxy=messages.proxy_from(request.proxy) if request.HasField("proxy") else None,
-        channel=channel, payment_method=messages.payment_method_from(request.payment_method),
-        fee_category=request.fee_category.strip(), delivery=messages.delivery_from(request.delivery),
-        documents=messages.documents_from(request.documents))
+        applicant=applicant, proxy=reception.proxy_from(command.proxy), channel=channel,
+        payment_method=reception.payment_method_from(command.payment_method),
+        fee_category=command.fee_category.strip(), delivery=reception.delivery_from(command.delivery),
+        documents=command.documents)
     dossier = Dossier.submit(entry, desk, application, catalogue.units, dossiers.next_sequence, now, caller.actor)
     dossiers.add(dossier, request_key)
     _emit(tx, dossier, now, events_pb2.DossierSubmitted(
@@ -70,9 +72,9 @@ def submit_dossier(tx: Transaction, catalogue: CatalogueReader, verifier: Applic
     return dossier
 
 
-def accept_dossier(tx: Transaction, code: str, caller: Caller, now: datetime) -> Dossier:
+def accept_dossier(tx: Transaction, command: commands.AcceptDossier, caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, code, caller, action_checker(Action.ACCEPT))
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.ACCEPT))
     dossier.accept(now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierAccepted(dossier=messages.dossier_ref(dossier, now),
@@ -81,50 +83,49 @@ def accept_dossier(tx: Transaction, code: str, caller: Caller, now: datetime) ->
     return dossier
 
 
-def return_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.ReturnDossierRequest,
+def return_dossier(tx: Transaction, catalogue: CatalogueReader, command: commands.ReturnDossier,
                    caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.RETURN_FOR_SUPPLEMENT))
-    missing = tuple(request.missing_document_codes)
-    dossier.return_for_supplement(_procedure_of(catalogue, dossier), missing, request.guidance, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.RETURN_FOR_SUPPLEMENT))
+    missing = tuple(command.missing_document_codes)
+    dossier.return_for_supplement(_procedure_of(catalogue, dossier), missing, command.guidance, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierSupplementRequested(
-        dossier=messages.dossier_ref(dossier, now), reason=request.guidance, missing_document_codes=missing,
+        dossier=messages.dossier_ref(dossier, now), reason=command.guidance, missing_document_codes=missing,
         at_reception=True))
     return dossier
 
 
-def record_step(tx: Transaction, request: procedures_pb2.RecordStepRequest, caller: Caller,
+def record_step(tx: Transaction, command: commands.RecordStep, caller: Caller,
                 now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.RECORD_STEP))
-    dossier.record_step(request.step, request.note, request.done, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.RECORD_STEP))
+    dossier.record_step(command.step, command.note, command.done, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierStepRecorded(
-        dossier=messages.dossier_ref(dossier, now), step=request.step, actor=caller.actor))
+        dossier=messages.dossier_ref(dossier, now), step=command.step, actor=caller.actor))
     return dossier
 
 
 def request_supplement(tx: Transaction, catalogue: CatalogueReader,
-                       request: procedures_pb2.RequestSupplementRequest, caller: Caller,
+                       command: commands.RequestSupplement, caller: Caller,
                        now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.REQUEST_SUPPLEMENT))
-    missing = tuple(request.missing_document_codes)
-    dossier.request_supplement(_procedure_of(catalogue, dossier), request.reason, missing, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.REQUEST_SUPPLEMENT))
+    missing = tuple(command.missing_document_codes)
+    dossier.request_supplement(_procedure_of(catalogue, dossier), command.reason, missing, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierSupplementRequested(
-        dossier=messages.dossier_ref(dossier, now), reason=request.reason, missing_document_codes=missing))
+        dossier=messages.dossier_ref(dossier, now), reason=command.reason, missing_document_codes=missing))
     return dossier
 
 
 def provide_supplement(tx: Transaction, catalogue: CatalogueReader,
-                       request: procedures_pb2.ProvideSupplementRequest, caller: Caller,
+                       command: commands.ProvideSupplement, caller: Caller,
                        now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, check_can_supplement)
-    documents = messages.documents_from(request.documents)
-    dossier.provide_supplement(_procedure_of(catalogue, dossier), documents, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, check_can_supplement)
+    dossier.provide_supplement(_procedure_of(catalogue, dossier), command.documents, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierSupplementProvided(
         dossier=messages.dossier_ref(dossier, now), due_date=_due_date(dossier),
@@ -132,15 +133,15 @@ def provide_supplement(tx: Transaction, catalogue: CatalogueReader,
     return dossier
 
 
-def assign_dossier(tx: Transaction, request: procedures_pb2.AssignDossierRequest, caller: Caller,
+def assign_dossier(tx: Transaction, command: commands.AssignDossier, caller: Caller,
                    now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.ASSIGN))
-    if not Directory.within(tx).holds(request.assignee, Role.SPECIALIST, dossier.handling_agency_code):
-        raise FailedPrecondition("assignee", f"{request.assignee} is not a specialist of "
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.ASSIGN))
+    if not Directory.within(tx).holds(command.assignee, Role.SPECIALIST, dossier.handling_agency_code):
+        raise FailedPrecondition("assignee", f"{command.assignee} is not a specialist of "
                                              f"{dossier.handling_agency_code}, which handles dossier {dossier.code}")
     previous = dossier.assignee
-    dossier.assign(request.assignee, now, caller.actor)
+    dossier.assign(command.assignee, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierAssigned(
         dossier=messages.dossier_ref(dossier, now), assignee=dossier.assignee, previous_assignee=previous,
@@ -148,54 +149,54 @@ def assign_dossier(tx: Transaction, request: procedures_pb2.AssignDossierRequest
     return dossier
 
 
-def transfer_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.TransferDossierRequest,
+def transfer_dossier(tx: Transaction, catalogue: CatalogueReader, command: commands.TransferDossier,
                      caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.TRANSFER))
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.TRANSFER))
     units = catalogue.units
-    target_unit = units.unit_of_agency(request.to_agency_code)
+    target_unit = units.unit_of_agency(command.to_agency_code)
     at_target = catalogue.entry(dossier.procedure_code, target_unit.code) if target_unit else None
-    tier = check_transfer_target(at_target, dossier, request.to_agency_code, units)
+    tier = check_transfer_target(at_target, dossier, command.to_agency_code, units)
     previous = dossier.handling_agency_code
-    dossier.transfer(request.to_agency_code, tier, request.reason, now, caller.actor)
+    dossier.transfer(command.to_agency_code, tier, command.reason, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierTransferred(
         dossier=messages.dossier_ref(dossier, now), from_agency_code=previous,
-        to_agency_code=request.to_agency_code, reason=request.reason, actor=caller.actor))
+        to_agency_code=command.to_agency_code, reason=command.reason, actor=caller.actor))
     return dossier
 
 
-def approve_dossier(tx: Transaction, request: procedures_pb2.ApproveDossierRequest, caller: Caller,
+def approve_dossier(tx: Transaction, command: commands.ApproveDossier, caller: Caller,
                     now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.APPROVE))
-    dossier.approve(request.note, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.APPROVE))
+    dossier.approve(command.note, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierApproved(dossier=messages.dossier_ref(dossier, now)))
     return dossier
 
 
-def reject_dossier(tx: Transaction, request: procedures_pb2.RejectDossierRequest, caller: Caller,
+def reject_dossier(tx: Transaction, command: commands.RejectDossier, caller: Caller,
                    now: datetime) -> Dossier:
     """Before acceptance the receiving unit refuses (Mẫu 03); after it, the handling agency's leader."""
     dossiers = DossierRepository.within(tx)
-    dossier = _require(dossiers, request.code)
+    dossier = _require(dossiers, command.code)
     at_reception = not dossier.is_accepted
     check_action(dossier, caller, Action.REFUSE if at_reception else Action.REJECT)
-    dossier.reject(request.reason, now, caller.actor)
+    dossier.reject(command.reason, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierRejected(
-        dossier=messages.dossier_ref(dossier, now), reason=request.reason,
+        dossier=messages.dossier_ref(dossier, now), reason=command.reason,
         payment_method=procedures_pb2.PaymentMethod.Value(dossier.payment_method.value),
         at_reception=at_reception))
     return dossier
 
 
-def issue_result(tx: Transaction, request: procedures_pb2.IssueResultRequest, caller: Caller,
+def issue_result(tx: Transaction, command: commands.IssueResult, caller: Caller,
                  now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.ISSUE_RESULT))
-    dossier.issue_result(request.result_document_number, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.ISSUE_RESULT))
+    dossier.issue_result(command.result_document_number, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierResultIssued(
         dossier=messages.dossier_ref(dossier, now), result_document_number=dossier.result_document_number,
@@ -205,12 +206,12 @@ def issue_result(tx: Transaction, request: procedures_pb2.IssueResultRequest, ca
     return dossier
 
 
-def issue_apology(tx: Transaction, request: procedures_pb2.IssueApologyRequest, caller: Caller,
+def issue_apology(tx: Transaction, command: commands.IssueApology, caller: Caller,
                   now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.APOLOGISE))
-    new_due = _date(request.new_due_date, "new_due_date")
-    apology = dossier.apologise(request.reason, new_due, now, caller.actor)
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.APOLOGISE))
+    new_due = _date(command.new_due_date, "new_due_date")
+    apology = dossier.apologise(command.reason, new_due, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierApologyIssued(
         dossier=messages.dossier_ref(dossier, now), responsible_agency_code=apology.agency_code,
@@ -220,12 +221,12 @@ def issue_apology(tx: Transaction, request: procedures_pb2.IssueApologyRequest, 
     return dossier
 
 
-def extend_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.ExtendDossierRequest,
+def extend_dossier(tx: Transaction, catalogue: CatalogueReader, command: commands.ExtendDossier,
                    caller: Caller, now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.EXTEND))
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.EXTEND))
     allowed = _procedure_of(catalogue, dossier).extension_working_days
-    extension = dossier.extend(request.working_days, request.reason, allowed, now, caller.actor)
+    extension = dossier.extend(command.working_days, command.reason, allowed, now, caller.actor)
     dossiers.save(dossier)
     _emit(tx, dossier, now, events_pb2.DossierExtended(
         dossier=messages.dossier_ref(dossier, now), previous_due_date=extension.previous_due_date.isoformat(),
@@ -233,22 +234,22 @@ def extend_dossier(tx: Transaction, catalogue: CatalogueReader, request: procedu
     return dossier
 
 
-def collect_result(tx: Transaction, request: procedures_pb2.CollectResultRequest, caller: Caller,
+def collect_result(tx: Transaction, command: commands.CollectResult, caller: Caller,
                    now: datetime) -> Dossier:
     dossiers = DossierRepository.within(tx)
-    dossier = _load(dossiers, request.code, caller, action_checker(Action.COLLECT))
+    dossier = _load(dossiers, command.code, caller, action_checker(Action.COLLECT))
     dossier.collect(now, caller.actor)
     dossiers.save(dossier)
     _emit_completed(tx, dossier, now)
     return dossier
 
 
-def configure_desk(tx: Transaction, catalogue: CatalogueReader, request: procedures_pb2.ConfigureDeskRequest,
+def configure_desk(tx: Transaction, catalogue: CatalogueReader, command: commands.ConfigureDesk,
                    caller: Caller) -> Desk:
     if caller.kind is not CallerKind.OPERATOR:
         raise PermissionDenied("caller", "only an operator configures desks")
-    desk = check_desk(Desk(request.agency_code.strip(), request.name.strip(), request.unit_code.strip(),
-                           tuple(a.strip() for a in request.accepts)), catalogue.units)
+    desk = check_desk(Desk(command.agency_code.strip(), command.name.strip(), command.unit_code.strip(),
+                           tuple(a.strip() for a in command.accepts)), catalogue.units)
     Directory.within(tx).put_desk(desk)
     return desk
 

@@ -4,21 +4,13 @@ Enum members of the domain carry the proto value names, so a value crosses by na
 added later cannot silently map to the wrong member.
 """
 
-from collections.abc import Iterable
 from datetime import date, datetime
 
 from egov.common.v1 import caller_pb2
 from egov.procedures.v1 import events_pb2, procedures_pb2
 from services.common.errors import InvalidArgument
-from services.procedures.domain.applicants import Applicant, Authorisation, Proxy, Verified
-from services.procedures.domain.application import (
-    VIETNAM_TIME,
-    Address,
-    Delivery,
-    DeliveryMethod,
-    PaymentMethod,
-    SubmittedDocument,
-)
+from services.procedures.domain.applicants import Applicant
+from services.procedures.domain.application import VIETNAM_TIME, Delivery
 from services.procedures.domain.dossier import Dossier, DossierStatus, Slip, SlipForm
 from services.procedures.domain.procedure import ApplicantKind
 
@@ -41,32 +33,7 @@ _SLIP_FORM = {SlipForm.RECEIPT: procedures_pb2.SLIP_FORM_RECEIPT,
               SlipForm.APOLOGY: procedures_pb2.SLIP_FORM_APOLOGY}
 
 
-# -- requests to the domain ----------------------------------------------------------------------
-def payment_method_from(value: procedures_pb2.PaymentMethod.ValueType) -> PaymentMethod:
-    try:
-        return PaymentMethod(procedures_pb2.PaymentMethod.Name(value))
-    except ValueError:
-        raise InvalidArgument("payment_method", "choose online, at the counter, or no fee") from None
-
-
-def applicant_from(message: procedures_pb2.Applicant, verified: Verified) -> Applicant:
-    kind = next((k for k, v in _APPLICANT_KIND.items() if v == message.kind), None)
-    if kind is None:
-        raise InvalidArgument("applicant.kind", "choose citizen, foreigner or organisation")
-    return Applicant(kind=kind, id_number=message.id_number.strip().upper(), full_name=message.full_name.strip(),
-                     birth_date=message.birth_date, nationality=message.nationality.strip().upper(),
-                     representative_id=message.representative_id, phone=message.phone, email=message.email,
-                     verified=verified)
-
-
-def proxy_from(message: procedures_pb2.Proxy) -> Proxy:
-    paper = None
-    if message.HasField("authorisation"):
-        a = message.authorisation
-        paper = Authorisation(number=a.number, file_name=a.file_name, sha256=a.sha256, size_bytes=a.size_bytes)
-    return Proxy(citizen_id=message.citizen_id, full_name=message.full_name.strip(), authorisation=paper)
-
-
+# -- requests to the domain (the reads'; dossier commands are translated in translation.py) ----------
 def slip_form_from(value: procedures_pb2.SlipForm.ValueType) -> SlipForm:
     form = next((k for k, v in _SLIP_FORM.items() if v == value), None)
     if form is None:
@@ -77,26 +44,6 @@ def slip_form_from(value: procedures_pb2.SlipForm.ValueType) -> SlipForm:
 
 def status_from(value: procedures_pb2.DossierStatus.ValueType) -> DossierStatus | None:
     return None if value == 0 else DossierStatus(procedures_pb2.DossierStatus.Name(value))
-
-
-def delivery_from(message: procedures_pb2.Delivery) -> Delivery:
-    try:
-        method = DeliveryMethod(procedures_pb2.DeliveryMethod.Name(message.method))
-    except ValueError:
-        raise InvalidArgument("delivery.method", "choose pickup or post") from None
-    address = None
-    if message.HasField("address"):
-        a = message.address
-        if not (a.commune and a.district and a.province):
-            raise InvalidArgument("delivery.address", "commune, district and province are required")
-        address = Address(street=a.street, commune=a.commune, district=a.district, province=a.province)
-    return Delivery(method=method, address=address, recipient_name=message.recipient_name,
-                    recipient_phone=message.recipient_phone)
-
-
-def documents_from(messages: Iterable[procedures_pb2.SubmittedDocument]) -> tuple[SubmittedDocument, ...]:
-    return tuple(SubmittedDocument(document_code=m.document_code, file_name=m.file_name, sha256=m.sha256,
-                                   size_bytes=m.size_bytes) for m in messages)
 
 
 # -- domain to responses and events --------------------------------------------------------------

@@ -1,27 +1,29 @@
 """Reception at the desk, in the service layer: which catalogue entry, which desk, and who the
 applicant is, verified against the registry that knows them (through identity, which holds the
-connections to the population database and the business registry)."""
+connections to the population database and the business registry). Here too what a SubmitDossier
+command asks (domain/commands.py, values as sent) becomes domain values, refused naming the field."""
 
 import abc
 from dataclasses import replace
 from enum import StrEnum
 
-from egov.procedures.v1 import procedures_pb2
 from services.common.caller import Caller, CallerKind
 from services.common.citizen_id import check_citizen_id
 from services.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
 from services.common.roles import Role
-from services.procedures import messages
 from services.procedures.adapters.directory import Directory
 from services.procedures.adapters.repository import CitizenRegistry
+from services.procedures.domain import commands
 from services.procedures.domain.access import Action, require_role
-from services.procedures.domain.applicants import Applicant, Verified
-from services.procedures.domain.application import Channel
+from services.procedures.domain.applicants import Applicant, Proxy, Verified
+from services.procedures.domain.application import Channel, Delivery, DeliveryMethod, PaymentMethod
 from services.procedures.domain.desks import Desk, own_desk
 from services.procedures.domain.procedure import ApplicantKind, CatalogueEntry, CatalogueReader
 from services.procedures.domain.units import UnitTree
 
 AGENCY_CHANNELS = {Channel.COUNTER.value: Channel.COUNTER, Channel.POST_OFFICE.value: Channel.POST_OFFICE}
+APPLICANT_KINDS = {"APPLICANT_KIND_CITIZEN": ApplicantKind.CITIZEN, "APPLICANT_KIND_FOREIGNER": ApplicantKind.FOREIGNER,
+                   "APPLICANT_KIND_ORGANISATION": ApplicantKind.ORGANISATION}
 
 
 class Verdict(StrEnum):
@@ -103,14 +105,14 @@ def _desk(units: UnitTree, directory: Directory, agency_code: str) -> Desk:
     return desk
 
 
-def applicant_for(request: procedures_pb2.SubmitDossierRequest, caller: Caller, citizens: CitizenRegistry,
+def applicant_for(command: commands.SubmitDossier, caller: Caller, citizens: CitizenRegistry,
                   verifier: ApplicantVerifier) -> Applicant:
     """A citizen online files for themselves (or their organisation); a desk or an agency system files
     for anyone, verified: a registered citizen by their account, a walk-in against the population
     database, an organisation against the business registry, a foreigner by the passport seen."""
-    if not request.HasField("applicant"):
-        return _legacy_applicant(request.applicant_citizen_id, caller, citizens)
-    applicant = messages.applicant_from(request.applicant, Verified.ACCOUNT)
+    if command.applicant is None:
+        return _legacy_applicant(command.applicant_citizen_id, caller, citizens)
+    applicant = applicant_from(command.applicant, Verified.ACCOUNT)
     if caller.kind is CallerKind.CITIZEN:
         own = applicant.id_number if applicant.kind is ApplicantKind.CITIZEN else applicant.representative_id
         if own != caller.subject:
@@ -135,6 +137,40 @@ def applicant_for(request: procedures_pb2.SubmitDossierRequest, caller: Caller, 
     _require(verifier.person(applicant.id_number, applicant.full_name, applicant.birth_date), "applicant.id_number",
              "the national population database")
     return _with(applicant, Verified.POPULATION_DB)
+
+
+# -- what the command asks, as domain values: each refusal names the request's field ------------------
+def applicant_from(details: commands.ApplicantDetails, verified: Verified) -> Applicant:
+    kind = APPLICANT_KINDS.get(details.kind)
+    if kind is None:
+        raise InvalidArgument("applicant.kind", "choose citizen, foreigner or organisation")
+    return Applicant(kind=kind, id_number=details.id_number.strip().upper(), full_name=details.full_name.strip(),
+                     birth_date=details.birth_date, nationality=details.nationality.strip().upper(),
+                     representative_id=details.representative_id, phone=details.phone, email=details.email,
+                     verified=verified)
+
+
+def proxy_from(proxy: Proxy | None) -> Proxy | None:
+    return None if proxy is None else replace(proxy, full_name=proxy.full_name.strip())
+
+
+def payment_method_from(name: str) -> PaymentMethod:
+    try:
+        return PaymentMethod(name)
+    except ValueError:
+        raise InvalidArgument("payment_method", "choose online, at the counter, or no fee") from None
+
+
+def delivery_from(details: commands.DeliveryDetails) -> Delivery:
+    try:
+        method = DeliveryMethod(details.method)
+    except ValueError:
+        raise InvalidArgument("delivery.method", "choose pickup or post") from None
+    a = details.address
+    if a is not None and not (a.commune and a.district and a.province):
+        raise InvalidArgument("delivery.address", "commune, district and province are required")
+    return Delivery(method=method, address=a, recipient_name=details.recipient_name,
+                    recipient_phone=details.recipient_phone)
 
 
 def _legacy_applicant(citizen_id: str, caller: Caller, citizens: CitizenRegistry) -> Applicant:

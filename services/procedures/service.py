@@ -1,5 +1,7 @@
 """The procedures nameko service: the catalogue (catalogue_service.py) and the dossiers. Entrypoints translate
-and delegate.
+and delegate: each dossier command's request is parsed into its proto and translated once into a domain
+command (domain/commands.py, through translation.py); the service layer (handlers.py) takes the command
+and the caller and answers with a Dossier (or a Desk), which messages.py turns into the response.
 
 The dossier reads the gateway serves most (a dossier, the work queue, the applicant's list) answer
 with the message already serialized (services/common/protowire.py `encoded`): the gateway then
@@ -25,6 +27,7 @@ from services.common.runtime.probes import PodProbes
 from services.common.runtime.rpc import rpc  # verifies the caller's proof (caller_proof)
 from services.common.runtime.store import Store, WorkerStore
 from services.procedures import handlers, queries, watch
+from services.procedures import translation as tr
 from services.procedures.adapters.identity_verifier import IdentityVerifier
 from services.procedures.adapters.lookup_guard import LookupGuard
 from services.procedures.adapters.repository import DossierRepository
@@ -58,7 +61,7 @@ class ProceduresService(CatalogueEntrypoints):
     # -- dossiers --------------------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def submit_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.SubmitDossierRequest, request)
+        command = tr.submit_dossier_command(parse(pb.SubmitDossierRequest, request))
         verifier = IdentityVerifier(self.identity)
 
         def submit(tx: Transaction, who: Caller, now: datetime) -> Dossier:
@@ -111,7 +114,7 @@ class ProceduresService(CatalogueEntrypoints):
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def configure_desk(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.ConfigureDeskRequest, request)
+        command = tr.configure_desk_command(parse(pb.ConfigureDeskRequest, request))
         who = Caller.from_wire(caller)
         desk = self.store.transaction(lambda tx: handlers.configure_desk(tx, self.catalogue, command, who))
         return dump(pb.ConfigureDeskResponse(desk=pb.Desk(agency_code=desk.agency_code, name=desk.name,
@@ -119,84 +122,84 @@ class ProceduresService(CatalogueEntrypoints):
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def accept_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        code = parse(pb.AcceptDossierRequest, request).code
-        dossier = self._run(lambda tx, who, now: handlers.accept_dossier(tx, code, who, now), caller)
+        command = tr.accept_dossier_command(parse(pb.AcceptDossierRequest, request))
+        dossier = self._run(lambda tx, who, now: handlers.accept_dossier(tx, command, who, now), caller)
         return dump(pb.AcceptDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def return_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.ReturnDossierRequest, request)
+        command = tr.return_dossier_command(parse(pb.ReturnDossierRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.return_dossier(tx, self.catalogue, command, who, now),
                             caller)
         return dump(pb.ReturnDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def assign_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.AssignDossierRequest, request)
+        command = tr.assign_dossier_command(parse(pb.AssignDossierRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.assign_dossier(tx, command, who, now), caller)
         return dump(pb.AssignDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def transfer_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.TransferDossierRequest, request)
+        command = tr.transfer_dossier_command(parse(pb.TransferDossierRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.transfer_dossier(tx, self.catalogue, command, who, now),
                             caller)
         return dump(pb.TransferDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def record_step(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.RecordStepRequest, request)
+        command = tr.record_step_command(parse(pb.RecordStepRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.record_step(tx, command, who, now), caller)
         return dump(pb.RecordStepResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def request_supplement(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.RequestSupplementRequest, request)
+        command = tr.request_supplement_command(parse(pb.RequestSupplementRequest, request))
         dossier = self._run(
             lambda tx, who, now: handlers.request_supplement(tx, self.catalogue, command, who, now), caller)
         return dump(pb.RequestSupplementResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def provide_supplement(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.ProvideSupplementRequest, request)
+        command = tr.provide_supplement_command(parse(pb.ProvideSupplementRequest, request))
         dossier = self._run(
             lambda tx, who, now: handlers.provide_supplement(tx, self.catalogue, command, who, now), caller)
         return dump(pb.ProvideSupplementResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def approve_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.ApproveDossierRequest, request)
+        command = tr.approve_dossier_command(parse(pb.ApproveDossierRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.approve_dossier(tx, command, who, now), caller)
         return dump(pb.ApproveDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def reject_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.RejectDossierRequest, request)
+        command = tr.reject_dossier_command(parse(pb.RejectDossierRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.reject_dossier(tx, command, who, now), caller)
         return dump(pb.RejectDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def issue_result(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.IssueResultRequest, request)
+        command = tr.issue_result_command(parse(pb.IssueResultRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.issue_result(tx, command, who, now), caller)
         return dump(pb.IssueResultResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def issue_apology(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.IssueApologyRequest, request)
+        command = tr.issue_apology_command(parse(pb.IssueApologyRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.issue_apology(tx, command, who, now), caller)
         return dump(pb.IssueApologyResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def extend_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.ExtendDossierRequest, request)
+        command = tr.extend_dossier_command(parse(pb.ExtendDossierRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.extend_dossier(tx, self.catalogue, command, who, now),
                             caller)
         return dump(pb.ExtendDossierResponse(dossier=dossier_message(dossier)))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def collect_result(self, request: Wire, caller: Wire | None = None) -> Wire:
-        command = parse(pb.CollectResultRequest, request)
+        command = tr.collect_result_command(parse(pb.CollectResultRequest, request))
         dossier = self._run(lambda tx, who, now: handlers.collect_result(tx, command, who, now), caller)
         return dump(pb.CollectResultResponse(dossier=dossier_message(dossier)))
 

@@ -1,9 +1,12 @@
 """The procedures service layer on its in-memory repositories (services/procedures/fakes.py) and the
 test catalogue (factories.py): every command and event handler, each run in one transaction as the
-service runs it, without nameko, RabbitMQ or MongoDB."""
+service runs it, without nameko, RabbitMQ or MongoDB. Commands are built as domain commands
+(domain/commands.py), as the entrypoint hands them over after translation."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import pytest
@@ -20,10 +23,11 @@ from services.common.errors import FailedPrecondition, NotFound, PermissionDenie
 from services.common.events.envelope import new_event
 from services.common.memory_store import InMemoryStore
 from services.common.mongo_store import Transaction
-from services.common.protowire import parse
 from services.common.roles import Appointment, Role
 from services.procedures import handlers
 from services.procedures.adapters.repository import DossierRepository
+from services.procedures.domain import commands
+from services.procedures.domain.application import Address, SubmittedDocument
 from services.procedures.domain.dossier import Dossier, DossierStatus
 from services.procedures.fakes import KnownApplicants, in_memory_store
 from tests.unit.procedures.factories import CATALOGUE, CENTRE, CENTRE_DESK, CITIZEN, JUSTICE, VY_DA, VY_DA_DESK
@@ -31,7 +35,11 @@ from tests.unit.procedures.factories import CATALOGUE, CENTRE, CENTRE_DESK, CITI
 T = TypeVar("T")
 OWNER = Caller(CallerKind.CITIZEN, subject=CITIZEN)
 OPERATOR = Caller(CallerKind.OPERATOR, subject="operator")
-ADDRESS = {"street": "12 Lê Lợi", "commune": "Phú Hội", "district": "Thuận Hóa", "province": "Huế"}
+ADDRESS = Address(street="12 Lê Lợi", commune="Phú Hội", district="Thuận Hóa", province="Huế")
+BY_POST = commands.DeliveryDetails(method="DELIVERY_METHOD_POST", address=ADDRESS, recipient_name="Nguyễn Văn An",
+                                   recipient_phone="0912345678")
+PICKUP = commands.DeliveryDetails(method="DELIVERY_METHOD_PICKUP", address=None, recipient_name="",
+                                  recipient_phone="")
 VERIFIER = KnownApplicants({CITIZEN: ("Nguyễn Văn An", "1990-05-17")})
 
 
@@ -46,8 +54,8 @@ LEADER = staff(JUSTICE.agency_code, Role.LEADER, subject="cb-leader")
 COMMUNE = staff(VY_DA.agency_code, Role.RECEIVER, Role.SPECIALIST, Role.LEADER, Role.RESULT_DESK, subject="cb-vd")
 
 
-def document(code: str) -> dict[str, Any]:
-    return {"document_code": code, "file_name": f"{code.lower()}.pdf", "sha256": "0f" * 32, "size_bytes": 4096}
+def document(code: str) -> SubmittedDocument:
+    return SubmittedDocument(document_code=code, file_name=f"{code.lower()}.pdf", sha256="0f" * 32, size_bytes=4096)
 
 
 def run(store: InMemoryStore, command: Callable[[Transaction], T]) -> T:
@@ -68,19 +76,22 @@ def deliver(store: InMemoryStore, payload: Message, subject: str) -> CloudEvent:
 def store() -> InMemoryStore:
     store = in_memory_store()
     for desk in (CENTRE_DESK, VY_DA_DESK):
-        request = pb.ConfigureDeskRequest(agency_code=desk.agency_code, name=desk.name, unit_code=desk.unit_code,
-                                          accepts=list(desk.accepts))
-        run(store, lambda tx, request=request: handlers.configure_desk(tx, CATALOGUE, request, OPERATOR))
+        command = commands.ConfigureDesk(agency_code=desk.agency_code, name=desk.name, unit_code=desk.unit_code,
+                                         accepts=desk.accepts)
+        run(store, partial(handlers.configure_desk, catalogue=CATALOGUE, command=command, caller=OPERATOR))
     deliver(store, CitizenRegistered(citizen_id=CITIZEN, full_name="Nguyễn Văn An"), CITIZEN)
     return store
 
 
-def submit(store: InMemoryStore, caller: Caller = OWNER, **request: Any) -> Dossier:
-    command = parse(pb.SubmitDossierRequest, {
-        "procedure_code": "2.000488", "documents": [document("TK01"), document("CCCD")],
-        "payment_method": "PAYMENT_METHOD_ONLINE",
-        "delivery": {"method": "DELIVERY_METHOD_POST", "address": ADDRESS, "recipient_name": "Nguyễn Văn An",
-                     "recipient_phone": "0912345678"}, **request})
+# A criminal record extract (2.000488) filed online, paid online and returned by post.
+EXTRACT = commands.SubmitDossier(
+    procedure_code="2.000488", unit_code="", receiving_agency_code="", applicant_citizen_id="", applicant=None,
+    proxy=None, payment_method="PAYMENT_METHOD_ONLINE", fee_category="", delivery=BY_POST,
+    documents=(document("TK01"), document("CCCD")), client_request_id="")
+
+
+def submit(store: InMemoryStore, caller: Caller = OWNER, **fields: Any) -> Dossier:
+    command = replace(EXTRACT, **fields)
     return run(store, lambda tx: handlers.submit_dossier(tx, CATALOGUE, VERIFIER, command, caller, now()))
 
 
@@ -103,26 +114,27 @@ def test_an_online_dossier_is_paid_accepted_worked_issued_and_delivered(store: I
     assert (submitted.dossier.code, submitted.fee_vnd, submitted.payment_method) == (code, 200_000,
                                                                                       pb.PAYMENT_METHOD_ONLINE)
     with pytest.raises(FailedPrecondition):
-        run(store, lambda tx: handlers.accept_dossier(tx, code, RECEIVER, now()))
+        run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(code), RECEIVER, now()))
     deliver(store, PaymentSettled(bill_id="B-1", dossier_code=code, citizen_id=CITIZEN, amount_vnd=200_000), code)
     assert [e.bill_id for e in emitted(store, ev.DossierPaymentRecorded)] == ["B-1"]
     deliver(store, CivilServantRegistered(civil_servant_id=SPECIALIST.subject,
                                           appointments=[a.to_claim() for a in SPECIALIST.appointments]), code)
-    run(store, lambda tx: handlers.accept_dossier(tx, code, RECEIVER, now()))
+    run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(code), RECEIVER, now()))
     assert emitted(store, ev.DossierAccepted)[0].due_date == dossier(store, code).due_date.isoformat()  # type: ignore[union-attr]
-    assign = pb.AssignDossierRequest(code=code, assignee=SPECIALIST.subject)
+    assign = commands.AssignDossier(code=code, assignee=SPECIALIST.subject)
     run(store, lambda tx: handlers.assign_dossier(tx, assign, LEADER, now()))
     assert emitted(store, ev.DossierAssigned)[0].assignee == SPECIALIST.subject
-    step = pb.RecordStepRequest(code=code, step="Thẩm định, xác minh", note="Đủ điều kiện")
+    step = commands.RecordStep(code=code, step="Thẩm định, xác minh", note="Đủ điều kiện", done=False)
     run(store, lambda tx: handlers.record_step(tx, step, SPECIALIST, now()))
-    ask = pb.RequestSupplementRequest(code=code, reason="Thiếu văn bản ủy quyền", missing_document_codes=["GUQ"])
+    ask = commands.RequestSupplement(code=code, reason="Thiếu văn bản ủy quyền",
+                                    missing_document_codes=("GUQ",))
     run(store, lambda tx: handlers.request_supplement(tx, CATALOGUE, ask, SPECIALIST, now()))
     assert dossier(store, code).status is DossierStatus.SUPPLEMENT_REQUESTED
-    supplement = parse(pb.ProvideSupplementRequest, {"code": code, "documents": [document("GUQ")]})
+    supplement = commands.ProvideSupplement(code=code, documents=(document("GUQ"),))
     run(store, lambda tx: handlers.provide_supplement(tx, CATALOGUE, supplement, OWNER, now()))
     assert dossier(store, code).status is DossierStatus.IN_PROGRESS
-    run(store, lambda tx: handlers.approve_dossier(tx, pb.ApproveDossierRequest(code=code), LEADER, now()))
-    issue = pb.IssueResultRequest(code=code, result_document_number="125/STP-LLTP")
+    run(store, lambda tx: handlers.approve_dossier(tx, commands.ApproveDossier(code=code, note=""), LEADER, now()))
+    issue = commands.IssueResult(code=code, result_document_number="125/STP-LLTP")
     assert run(store, lambda tx: handlers.issue_result(tx, issue, RECEIVER, now())).status \
         is DossierStatus.RESULT_ISSUED
     assert emitted(store, ev.DossierResultIssued)[0].delivery.method == pb.DELIVERY_METHOD_POST
@@ -138,13 +150,13 @@ def test_an_online_dossier_is_paid_accepted_worked_issued_and_delivered(store: I
 
 def birth(store: InMemoryStore) -> Dossier:
     return submit(store, procedure_code="1.001193", unit_code=VY_DA.code, payment_method="PAYMENT_METHOD_NO_FEE",
-                  documents=[document("TK01"), document("GCS")], delivery={"method": "DELIVERY_METHOD_PICKUP"})
+                  documents=(document("TK01"), document("GCS")), delivery=PICKUP)
 
 
 def test_the_receiving_desk_returns_a_dossier_for_supplement_before_accepting_it(store: InMemoryStore) -> None:
     code = birth(store).code
     assert code.startswith(VY_DA.agency_code)
-    back = pb.ReturnDossierRequest(code=code, missing_document_codes=["GCS"], guidance="Bản chụp không rõ")
+    back = commands.ReturnDossier(code=code, missing_document_codes=("GCS",), guidance="Bản chụp không rõ")
     run(store, lambda tx: handlers.return_dossier(tx, CATALOGUE, back, COMMUNE, now()))
     [asked] = emitted(store, ev.DossierSupplementRequested)
     assert asked.at_reception and list(asked.missing_document_codes) == ["GCS"]
@@ -152,20 +164,20 @@ def test_the_receiving_desk_returns_a_dossier_for_supplement_before_accepting_it
 
 def test_a_pickup_dossier_issued_is_completed_at_once(store: InMemoryStore) -> None:
     code = birth(store).code
-    run(store, lambda tx: handlers.accept_dossier(tx, code, COMMUNE, now()))
-    run(store, lambda tx: handlers.approve_dossier(tx, pb.ApproveDossierRequest(code=code), COMMUNE, now()))
-    issue = pb.IssueResultRequest(code=code, result_document_number="56/KS")
+    run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(code), COMMUNE, now()))
+    run(store, lambda tx: handlers.approve_dossier(tx, commands.ApproveDossier(code=code, note=""), COMMUNE, now()))
+    issue = commands.IssueResult(code=code, result_document_number="56/KS")
     assert run(store, lambda tx: handlers.issue_result(tx, issue, COMMUNE, now())).status is DossierStatus.COMPLETED
     assert len(emitted(store, ev.DossierCompleted)) == 1
 
 
 def test_refused_at_reception_or_rejected_by_the_leader_after_acceptance(store: InMemoryStore) -> None:
     refused = birth(store).code
-    run(store, lambda tx: handlers.reject_dossier(tx, pb.RejectDossierRequest(code=refused, reason="Sai mẫu"),
+    run(store, lambda tx: handlers.reject_dossier(tx, commands.RejectDossier(code=refused, reason="Sai mẫu"),
                                                   COMMUNE, now()))
     later = birth(store).code
-    run(store, lambda tx: handlers.accept_dossier(tx, later, COMMUNE, now()))
-    run(store, lambda tx: handlers.reject_dossier(tx, pb.RejectDossierRequest(code=later, reason="Không đủ"),
+    run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(later), COMMUNE, now()))
+    run(store, lambda tx: handlers.reject_dossier(tx, commands.RejectDossier(code=later, reason="Không đủ"),
                                                   COMMUNE, now()))
     assert [(e.dossier.code, e.at_reception) for e in emitted(store, ev.DossierRejected)] == [(refused, True),
                                                                                              (later, False)]
@@ -174,9 +186,9 @@ def test_refused_at_reception_or_rejected_by_the_leader_after_acceptance(store: 
 
 def test_a_transfer_to_an_agency_that_does_not_handle_the_procedure_changes_nothing(store: InMemoryStore) -> None:
     code = birth(store).code
-    run(store, lambda tx: handlers.accept_dossier(tx, code, COMMUNE, now()))
+    run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(code), COMMUNE, now()))
     before = len(store.published)
-    transfer = pb.TransferDossierRequest(code=code, to_agency_code=JUSTICE.agency_code, reason="liên thông")
+    transfer = commands.TransferDossier(code=code, to_agency_code=JUSTICE.agency_code, reason="liên thông")
     with pytest.raises(FailedPrecondition):
         run(store, lambda tx: handlers.transfer_dossier(tx, CATALOGUE, transfer, COMMUNE, now()))
     assert len(store.published) == before and dossier(store, code).handling_agency_code == VY_DA.agency_code
@@ -185,17 +197,18 @@ def test_a_transfer_to_an_agency_that_does_not_handle_the_procedure_changes_noth
 def test_a_civil_servant_acts_only_through_a_role_held_where_the_dossier_is(store: InMemoryStore) -> None:
     code = birth(store).code
     with pytest.raises(PermissionDenied):
-        run(store, lambda tx: handlers.accept_dossier(tx, code, RECEIVER, now()))      # the centre, not Vỹ Dạ
-    run(store, lambda tx: handlers.accept_dossier(tx, code, COMMUNE, now()))
-    assign = pb.AssignDossierRequest(code=code, assignee="cb-never-registered")
+        # the centre, not Vỹ Dạ
+        run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(code), RECEIVER, now()))
+    run(store, lambda tx: handlers.accept_dossier(tx, commands.AcceptDossier(code), COMMUNE, now()))
+    assign = commands.AssignDossier(code=code, assignee="cb-never-registered")
     with pytest.raises(FailedPrecondition):
         run(store, lambda tx: handlers.assign_dossier(tx, assign, COMMUNE, now()))
     assert dossier(store, code).assignee == ""
 
 
 def test_only_an_operator_configures_desks(store: InMemoryStore) -> None:
-    request = pb.ConfigureDeskRequest(agency_code=JUSTICE.agency_code, name="Một cửa Sở Tư pháp", unit_code="46",
-                                      accepts=[JUSTICE.agency_code])
+    request = commands.ConfigureDesk(agency_code=JUSTICE.agency_code, name="Một cửa Sở Tư pháp", unit_code="46",
+                                     accepts=(JUSTICE.agency_code,))
     with pytest.raises(PermissionDenied):
         run(store, lambda tx: handlers.configure_desk(tx, CATALOGUE, request, LEADER))
     assert run(store, lambda tx: handlers.configure_desk(tx, CATALOGUE, request, OPERATOR)).name == \
