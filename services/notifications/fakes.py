@@ -1,8 +1,9 @@
 """The in-memory twin of the notifications records (adapters/repository.py: NotificationRecords), with
 the MongoDB adapter's rules: one notification per id and per (event, channel) (DuplicateKeyError,
 as the unique indexes), one parked copy per event, parked events given back oldest first and only
-once. tests/contract/test_notifications_port.py holds both to the same contract;
-tests/unit/notifications/test_handlers.py runs the event handlers on it."""
+once, a citizen's notifications listed oldest first (of one dossier, if named) up to a limit.
+tests/contract/test_notifications_port.py holds both to the same contract;
+tests/unit/notifications/test_handlers.py runs the event handlers and the listing on it."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from services.common.memory_store import InMemoryStore
 from services.common.mongo_store import Cause
-from services.notifications.adapters.repository import NotificationRecords
+from services.notifications.adapters.repository import LIST_LIMIT, NotificationRecords
 from services.notifications.domain.contacts import Contact
 from services.notifications.domain.notification import Notification
 
@@ -55,9 +56,10 @@ class InMemoryNotificationRecords:
         self.notifications[n.notification_id] = (n, Cause(cause.correlation_id, cause.causation_id,
                                                           cause.traceparent))
 
-    def notifications_of(self, citizen_id: str) -> list[Notification]:
-        mine = [n for n, _ in self.notifications.values() if n.citizen_id == citizen_id]
-        return sorted(mine, key=lambda n: (n.created_at, n.notification_id))
+    def notifications_of(self, citizen_id: str, dossier_code: str = "", limit: int = LIST_LIMIT) -> list[Notification]:
+        mine = [n for n, _ in self.notifications.values()
+                if n.citizen_id == citizen_id and (not dossier_code or n.dossier_code == dossier_code)]
+        return sorted(mine, key=lambda n: (n.created_at, n.notification_id))[:limit]
 
 
 def in_memory_store() -> InMemoryStore:

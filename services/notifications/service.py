@@ -1,5 +1,6 @@
 """The notifications nameko service: tells citizens, by their chosen channels, what happens to
-their dossiers. Entrypoints translate and delegate to handlers.py, delivery.py and queries.py."""
+their dossiers. Entrypoints translate (translation.py: a request into its domain query, the answer
+into the response) and delegate to handlers.py, delivery.py and queries.py."""
 
 from typing import Any
 
@@ -16,6 +17,7 @@ from services.common.runtime.probes import PodProbes
 from services.common.runtime.rpc import rpc  # verifies the caller's proof (caller_proof)
 from services.common.runtime.store import Store
 from services.notifications import delivery, handlers, queries
+from services.notifications import translation as tr
 from services.notifications.dependencies import MessageProviders, NotificationIndexes
 
 Wire = dict[str, Any]
@@ -44,8 +46,11 @@ class NotificationsService:
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def list_notifications(self, request: Wire, caller: Wire) -> Wire:
-        return dump(queries.list_notifications(self.store.db, parse(pb.ListNotificationsRequest, request),
-                                               Caller.from_wire(caller)))
+        # The request parsed into its proto, translated once into a domain query (translation.py), the
+        # service layer called with it, the notifications it answers translated into the response.
+        query = tr.list_notifications_command(parse(pb.ListNotificationsRequest, request))
+        return dump(tr.list_notifications_response(queries.list_notifications(self.store, query,
+                                                                              Caller.from_wire(caller))))
 
     @rpc  # type: ignore[untyped-decorator]
     def health(self) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The service layer: one function per command, event or callback.
+"""The service layer: one function per command (domain/commands.py), event or callback, answering
+in domain values; the entrypoints translate both ways (translation.py).
 
 State changes run inside a `Transaction` with the events they cause. Calls to the intermediary
 are made outside it, keyed on our own reference (the bill's merchant reference, a refund key), so
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from egov.events.v1.cloud_event_pb2 import CloudEvent
-from egov.payments.v1 import events_pb2, payments_pb2
+from egov.payments.v1 import events_pb2
 from egov.procedures.v1 import events_pb2 as procedures_events
 from egov.procedures.v1 import procedures_pb2
 from services.common import reactions
@@ -20,14 +21,14 @@ from services.common.caller import Caller, CallerKind
 from services.common.errors import DomainError, FailedPrecondition, NotFound
 from services.common.events.envelope import event_type
 from services.common.mongo_store import Transaction
-from services.common.protowire import parse
 from services.common.reactions import Reaction, react
 from services.payments.adapters.bill_repository import BillRepository
-from services.payments.adapters.paygate import INTERMEDIARY, PaygateClient
+from services.payments.adapters.paygate import INTERMEDIARY, OpenedTransaction, PaygateClient
 from services.payments.adapters.payment_ledger import PaymentLedger
+from services.payments.domain import commands
 from services.payments.domain.bill import Bill, BillStatus, Closing, RefundReason, bill_id_for, check_dossier_code
 from services.payments.domain.notice import SignedCallback, authenticate
-from services.payments.reconcile import Intermediary, reconcile
+from services.payments.reconcile import Intermediary, Report, reconcile
 from services.payments.settlement import Recorded, UnitOfWork, mark_voided, record_payment
 
 log = logging.getLogger(__name__)
@@ -140,18 +141,17 @@ def void_if_closed(store: UnitOfWork, paygate: PaygateClient, bill_id: str) -> s
     return "voided"
 
 
-# -- commands --------------------------------------------------------------------------------------
+# -- commands (domain/commands.py; the entrypoints translate requests and answers, translation.py) -------
 
-def get_bill(store: UnitOfWork, request: payments_pb2.GetBillRequest,
-             caller: Caller) -> payments_pb2.GetBillResponse:
-    bill = _existing_bill(store.repository(BillRepository), request.dossier_code)
+def get_bill(store: UnitOfWork, command: commands.GetBill, caller: Caller) -> Bill:
+    bill = _existing_bill(store.repository(BillRepository), command.dossier_code)
     bill.check_readable_by(caller)
-    return payments_pb2.GetBillResponse(bill=bill_message(bill))
+    return bill
 
 
-def start_payment(store: UnitOfWork, paygate: PaygateClient, request: payments_pb2.StartPaymentRequest,
-                  caller: Caller) -> payments_pb2.StartPaymentResponse:
-    bill = _existing_bill(store.repository(BillRepository), request.dossier_code)
+def start_payment(store: UnitOfWork, paygate: PaygateClient, command: commands.StartPayment,
+                  caller: Caller) -> OpenedTransaction:
+    bill = _existing_bill(store.repository(BillRepository), command.dossier_code)
     bill.check_payable_by(caller)
     opened = paygate.open_transaction(bill.merchant_ref, bill.amount_vnd, f"Phí, lệ phí hồ sơ {bill.dossier_code}")
 
@@ -172,17 +172,16 @@ def start_payment(store: UnitOfWork, paygate: PaygateClient, request: payments_p
         except DomainError as exc:
             log.warning("voiding %s after a refused start failed: %s", bill.merchant_ref, exc)
         raise
-    return payments_pb2.StartPaymentResponse(transaction_id=opened.transaction_id,
-                                             payment_url=opened.payment_url, amount_vnd=opened.amount_vnd)
+    return opened
 
 
-def reconcile_now(store: UnitOfWork, paygate: Intermediary, request: payments_pb2.ReconcileRequest,
-                  caller: Caller, default_grace: timedelta) -> payments_pb2.ReconcileResponse:
+def reconcile_now(store: UnitOfWork, paygate: Intermediary, command: commands.Reconcile,
+                  caller: Caller, default_grace: timedelta) -> Report:
     """The operator's `egov-payments reconcile`: what the service's timer does, now, leaving bills
     whose payment started within `grace_seconds` (the service's own grace when 0) to their notice."""
     caller.require(CallerKind.OPERATOR)
-    grace = timedelta(seconds=request.grace_seconds) if request.grace_seconds > 0 else default_grace
-    return parse(payments_pb2.ReconcileResponse, reconcile(store, paygate, grace).as_dict())
+    grace = timedelta(seconds=command.grace_seconds) if command.grace_seconds > 0 else default_grace
+    return reconcile(store, paygate, grace)
 
 
 def receive_payment_notice(store: UnitOfWork, paygate: PaygateClient, callback: SignedCallback) -> Recorded:
@@ -198,12 +197,3 @@ def _existing_bill(bills: BillRepository, dossier_code: str) -> Bill:
         raise NotFound("dossier_code", "no bill for this dossier")
     return bill
 
-
-def bill_message(bill: Bill) -> payments_pb2.Bill:
-    return payments_pb2.Bill(
-        bill_id=bill.bill_id, dossier_code=bill.dossier_code, citizen_id=bill.citizen_id,
-        amount_vnd=bill.amount_vnd, status=payments_pb2.BillStatus.Value(bill.status.value),
-        issued_at=bill.issued_at.isoformat(), paid_at=bill.paid_at, intermediary=bill.intermediary,
-        intermediary_transaction_id=bill.intermediary_transaction_id,
-        refunded_at=bill.refunded_at.isoformat() if bill.refunded_at else "",
-    )

@@ -1,6 +1,7 @@
 """The payments service: fee bills for dossiers, paid through a payment intermediary.
 
-Entrypoints translate and delegate to `handlers`: nameko RPC for the gateway (and `reconcile` for
+Entrypoints translate (translation.py: requests into domain commands, domain answers into
+responses) and delegate to `handlers`: nameko RPC for the gateway (and `reconcile` for
 the operator's command), the service's event queue, the intermediary's signed payment callback over
 HTTP (served at EGOV_WEB_ADDRESS), and a timer that reconciles with the intermediary's books.
 """
@@ -29,6 +30,7 @@ from services.common.runtime.rpc import rpc  # verifies the caller's proof (call
 from services.common.runtime.store import Store, WorkerStore
 from services.common.runtime.web import bounded_http
 from services.payments import handlers
+from services.payments import translation as tr
 from services.payments.adapters.paygate import PaygateClient
 from services.payments.dependencies import Paygate, ReconcileGrace, reconcile_timer
 from services.payments.domain.notice import SignedCallback
@@ -64,24 +66,24 @@ class PaymentsService:
         self.store.db.command("ping")
         return {"status": "ok"}
 
+    # Each RPC: the request parsed into its proto, translated once into a domain command
+    # (translation.py), the service layer called with it, its domain answer translated into the response.
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_bill(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
-        response = handlers.get_bill(self.store, parse(payments_pb2.GetBillRequest, request),
-                                     Caller.from_wire(caller))
-        return dump(response)
+        command = tr.get_bill_command(parse(payments_pb2.GetBillRequest, request))
+        return dump(tr.get_bill_response(handlers.get_bill(self.store, command, Caller.from_wire(caller))))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def start_payment(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
-        command = parse(payments_pb2.StartPaymentRequest, request)
-        response = handlers.start_payment(self.store, self.paygate, command, Caller.from_wire(caller))
-        return dump(response)
+        command = tr.start_payment_command(parse(payments_pb2.StartPaymentRequest, request))
+        return dump(tr.start_payment_response(handlers.start_payment(
+            self.store, self.paygate, command, Caller.from_wire(caller))))
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def reconcile(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
-        command = parse(payments_pb2.ReconcileRequest, request)
-        response = handlers.reconcile_now(self.store, self.paygate, command, Caller.from_wire(caller),
-                                          self.reconcile_grace)
-        return dump(response)
+        command = tr.reconcile_command(parse(payments_pb2.ReconcileRequest, request))
+        return dump(tr.reconcile_response(handlers.reconcile_now(
+            self.store, self.paygate, command, Caller.from_wire(caller), self.reconcile_grace)))
 
     @reconcile_timer  # type: ignore[untyped-decorator]
     def reconcile_periodically(self) -> None:

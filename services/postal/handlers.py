@@ -12,7 +12,6 @@ from typing import Any, Protocol, TypeVar
 
 from pymongo.database import Database
 
-from egov.common.v1.caller_pb2 import Address as AddressMessage
 from egov.events.v1.cloud_event_pb2 import CloudEvent
 from egov.postal.v1 import postal_pb2
 from egov.postal.v1.events_pb2 import (
@@ -29,6 +28,7 @@ from services.common.events.envelope import event_type
 from services.common.mongo_store import Cause, Transaction
 from services.common.reactions import Reaction, react
 from services.postal.adapters.shipments import MongoNonceLedger, ShipmentRepository
+from services.postal.domain import commands
 from services.postal.domain.callback import StatusReport, authenticate, spend_nonce
 from services.postal.domain.shipment import (
     READERS,
@@ -149,31 +149,13 @@ def apply_status_report(tx: Transaction, report: StatusReport, now: datetime) ->
                 subject=shipment.tracking_number, correlation_id=shipment.dossier_code)
 
 
-# -- lookups -----------------------------------------------------------------------------------------
+# -- lookups (domain/commands.py; the entrypoint translates request and answer: translation.py) -----
 
-def get_shipment(uow: UnitOfWork, request: postal_pb2.GetShipmentRequest,
-                 caller: Caller) -> postal_pb2.GetShipmentResponse:
+def get_shipment(uow: UnitOfWork, command: commands.GetShipment, caller: Caller) -> Shipment:
     caller.require(*READERS)
-    dossier_code = require_dossier_code(request.dossier_code)
+    dossier_code = require_dossier_code(command.dossier_code)
     shipment = uow.repository(ShipmentRepository).by_dossier_code(dossier_code)
     if shipment is None:
         raise NotFound("dossier_code", f"no shipment for dossier {dossier_code}")
     shipment.ensure_visible_to(caller)
-    return postal_pb2.GetShipmentResponse(shipment=shipment_message(shipment))
-
-
-def shipment_message(shipment: Shipment) -> postal_pb2.Shipment:
-    address = shipment.address
-    return postal_pb2.Shipment(
-        shipment_id=shipment.shipment_id,
-        dossier_code=shipment.dossier_code,
-        citizen_id=shipment.citizen_id,
-        tracking_number=shipment.tracking_number,
-        status=postal_pb2.ShipmentStatus.Value(shipment.status.value),
-        address=AddressMessage(street=address.street, commune=address.commune, district=address.district,
-                               province=address.province),
-        recipient_name=shipment.recipient_name,
-        tracking=[postal_pb2.TrackingEvent(status=postal_pb2.ShipmentStatus.Value(t.status.value), at=t.at,
-                                           location=t.location) for t in shipment.tracking],
-        delivered_at=shipment.delivered_at,
-    )
+    return shipment

@@ -1,4 +1,5 @@
-"""The postal nameko service: translates RPC, events and the operator's HTTP callbacks, and delegates."""
+"""The postal nameko service: translates RPC (translation.py: a request into its domain command, the
+answer into the response), events and the operator's HTTP callbacks, and delegates."""
 
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.common.runtime.rpc import rpc  # verifies the caller's proof (call
 from services.common.runtime.store import Store, WorkerStore
 from services.common.runtime.web import bounded_http
 from services.postal import handlers
+from services.postal import translation as tr
 from services.postal.adapters.postal_operator import PostalOperatorClient
 from services.postal.dependencies import CallbackSecret, PostalOperator, ShipmentIndexes
 
@@ -62,9 +64,11 @@ class PostalService:
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_shipment(self, request: dict[str, Any], caller: dict[str, Any]) -> dict[str, Any]:
-        response = handlers.get_shipment(self.store, protowire.parse(GetShipmentRequest, request),
-                                         Caller.from_wire(caller))
-        return protowire.dump(response)
+        # The request parsed into its proto, translated once into a domain command (translation.py),
+        # the service layer called with it, the shipment it answers translated into the response.
+        command = tr.get_shipment_command(protowire.parse(GetShipmentRequest, request))
+        return protowire.dump(tr.get_shipment_response(handlers.get_shipment(self.store, command,
+                                                                             Caller.from_wire(caller))))
 
     @rpc  # type: ignore[untyped-decorator]
     def health(self) -> dict[str, str]:

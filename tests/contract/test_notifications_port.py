@@ -1,5 +1,6 @@
 """The contract of the notifications records, held by the MongoDB adapter (NotificationRecords) and
-its in-memory twin (services/notifications/fakes.py) alike."""
+its in-memory twin (services/notifications/fakes.py) alike: the event handlers' writes and the
+listing's read (queries.py)."""
 
 import uuid
 from collections.abc import Iterator
@@ -16,11 +17,13 @@ from services.common.mongo_store import Cause
 from services.notifications.adapters.repository import NotificationRecords, ensure_indexes
 from services.notifications.domain import notices
 from services.notifications.domain.contacts import Channel, Contact
-from services.notifications.domain.notification import Notification
+from services.notifications.domain.notification import Notification, Status
 from services.notifications.fakes import InMemoryNotificationRecords
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)   # whole seconds: MongoDB keeps milliseconds
 CITIZEN = "046090001234"
+CODE = "000.00.01.H57-260302-0001"
+OTHER_CODE = "000.00.02.H57-260302-0002"
 CONTACT = Contact.register(CITIZEN, "Nguyễn Văn An", "0905123456", "an@example.vn", [Channel.SMS, Channel.EMAIL])
 
 
@@ -77,3 +80,21 @@ def test_a_notification_is_recorded_once_per_event_and_channel(records: Notifica
         records.add_notification(sms, cause)
     assert records.notifications_of(CITIZEN) == [sms, email]
     assert records.notifications_of("046090009999") == []
+
+
+def test_a_citizens_notifications_are_listed_oldest_first_of_one_dossier_if_named_up_to_a_limit(
+        records: NotificationRecords) -> None:
+    def about(code: str, event_id: str, minutes: int) -> Notification:
+        return Notification.compose(notices.Notice(notices.Template.DOSSIER_ACCEPTED, code, "title", "text"), CONTACT,
+                                    Channel.SMS, event_id=event_id, event_type="t",
+                                    now=NOW + timedelta(minutes=minutes))
+
+    first, other, last = about(CODE, "e-1", 0), about(OTHER_CODE, "e-2", 1), about(CODE, "e-3", 2)
+    for n in (last, first, other):
+        records.add_notification(n, Cause("c-1", n.event_id, ""))
+    assert records.notifications_of(CITIZEN) == [first, other, last]
+    assert records.notifications_of(CITIZEN, CODE) == [first, last]
+    assert records.notifications_of(CITIZEN, OTHER_CODE, limit=5) == [other]
+    assert records.notifications_of(CITIZEN, limit=2) == [first, other]
+    assert records.notifications_of("046090009999", CODE) == []
+    assert all(n.status is Status.PENDING and n.sent_at is None for n in records.notifications_of(CITIZEN))

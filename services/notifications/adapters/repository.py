@@ -20,6 +20,7 @@ CONTACTS = "contacts"
 NOTIFICATIONS = "notifications"
 PARKED = "parked_events"
 DROPPED_INDEXES = ("event_id_1_channel_1", "recorded_by_1")
+LIST_LIMIT = 500      # the most notifications one listing returns
 
 
 def ensure_indexes(db: Database[Any]) -> None:
@@ -87,10 +88,13 @@ class NotificationRecords:
             session=self._session,
         )
 
-    def notifications_of(self, citizen_id: str) -> list[Notification]:
-        """A citizen's notifications, oldest first."""
-        docs = self._db[NOTIFICATIONS].find({"citizen_id": citizen_id}, session=self._session)
-        return [_notification(d) for d in docs.sort([("created_at", ASCENDING), ("_id", ASCENDING)])]
+    def notifications_of(self, citizen_id: str, dossier_code: str = "", limit: int = LIST_LIMIT) -> list[Notification]:
+        """A citizen's notifications (about `dossier_code` only, if one is named), oldest first, at most `limit`."""
+        query: dict[str, Any] = {"citizen_id": citizen_id}
+        if dossier_code:
+            query["dossier_code"] = dossier_code
+        docs = self._db[NOTIFICATIONS].find(query, session=self._session)
+        return [_notification(d) for d in docs.sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)]
 
 
 # The service layer's calls: each builds the records through the transaction.
@@ -130,7 +134,7 @@ def _notification(doc: dict[str, Any]) -> Notification:
         notification_id=doc["_id"], citizen_id=doc["citizen_id"], channel=Channel(doc["channel"]),
         recipient=doc["recipient"], template=doc["template"], dossier_code=doc["dossier_code"],
         subject=doc["subject"], body=doc["body"], event_id=doc["event_id"], event_type=doc["event_type"],
-        created_at=doc["created_at"], status=Status(doc["status"]),
+        created_at=doc["created_at"], status=Status(doc["status"]), sent_at=doc.get("sent_at"),
     )
 
 
@@ -200,10 +204,3 @@ def schedule_retry(db: Database[Any], notification_id: str, error: str, at: date
     db[NOTIFICATIONS].update_one({"_id": notification_id, "status": Status.PENDING.value},
                                  {"$set": {"next_attempt_at": at, "last_error": error}})
 
-
-def list_notifications(db: Database[Any], citizen_id: str, dossier_code: str,
-                       limit: int = 500) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"citizen_id": citizen_id}
-    if dossier_code:
-        query["dossier_code"] = dossier_code
-    return list(db[NOTIFICATIONS].find(query).sort("created_at", ASCENDING).limit(limit))

@@ -57,6 +57,7 @@ class Notification:
     event_type: str
     created_at: datetime
     status: Status = Status.PENDING
+    sent_at: datetime | None = None          # when the provider took it (status SENT)
 
     @classmethod
     def compose(cls, notice: Notice, contact: Contact, channel: Channel, *, event_id: str, event_type: str,

@@ -1,6 +1,7 @@
 """The notifications event handlers on the in-memory records (services/notifications/fakes.py):
 every event a citizen is told about records one PENDING notification per chosen channel, in the
-inbox's transaction; an event about a citizen not known yet waits for their registration."""
+inbox's transaction; an event about a citizen not known yet waits for their registration. Then the
+listing (queries.py) on the same records, asked with its domain query (domain/commands.py)."""
 
 from typing import Any
 
@@ -23,9 +24,14 @@ from egov.procedures.v1.events_pb2 import (
     DossierSupplementRequested,
     DossierTransferred,
 )
+from services.common.caller import OPERATOR, Caller, CallerKind
+from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.events.envelope import new_event
 from services.common.memory_store import InMemoryStore
+from services.common.roles import Appointment, Role
+from services.notifications import queries
 from services.notifications.adapters.repository import NotificationRecords
+from services.notifications.domain import commands
 from services.notifications.domain.contacts import Channel
 from services.notifications.domain.notices import Template
 from services.notifications.domain.notification import Status
@@ -137,3 +143,52 @@ def test_nobody_is_told_about_a_dossier_without_a_citizen(store: InMemoryStore) 
     handle(store, DossierAccepted(dossier=DossierRef(code=CODE, procedure_name="x"), due_date="2026-03-10"))
     records = store.repository(NotificationRecords)
     assert records.notifications_of("") == [] and records.take_parked_events("") == []
+
+
+# -- the listing (queries.py), on the same records ---------------------------------------------------------
+
+OTHER_CODE = "000.00.02.H57-260302-0002"
+RECEIVING_DESK = Caller(CallerKind.CIVIL_SERVANT, subject="cb-1",
+                        appointments=(Appointment("000.00.01.H57", Role.RECEIVER),))
+
+
+def listed(store: InMemoryStore, caller: Caller, citizen_id: str = "", dossier_code: str = "") -> list[str]:
+    query = commands.ListNotifications(citizen_id=citizen_id, dossier_code=dossier_code)
+    return [n.template for n in queries.list_notifications(store, query, caller)]
+
+
+def test_a_citizen_lists_their_own_notifications_oldest_first_of_one_dossier_if_named(store: InMemoryStore) -> None:
+    handle(store, registered([caller_pb2.NOTIFICATION_CHANNEL_SMS]))
+    handle(store, EVENTS[0][0])
+    handle(store, DossierAccepted(dossier=DossierRef(code=OTHER_CODE, applicant_citizen_id=CITIZEN),
+                                  due_date="2026-03-10"))
+    owner = Caller(CallerKind.CITIZEN, subject=CITIZEN)
+    assert listed(store, owner) == [Template.CITIZEN_WELCOME, Template.DOSSIER_SUBMITTED, Template.DOSSIER_ACCEPTED]
+    assert listed(store, owner, citizen_id=CITIZEN, dossier_code=CODE) == [Template.DOSSIER_SUBMITTED]
+    [first] = queries.list_notifications(store, commands.ListNotifications(citizen_id="", dossier_code=CODE), owner)
+    assert first.status is Status.PENDING and first.sent_at is None
+    with pytest.raises(PermissionDenied) as refused:
+        listed(store, Caller(CallerKind.CITIZEN, subject="046090009999"), citizen_id=CITIZEN)
+    assert (refused.value.field, refused.value.message) == ("citizen_id",
+                                                            "a citizen may only read their own notifications")
+
+
+def test_the_receiving_desk_lists_only_what_was_said_about_the_dossiers_its_agency_received(
+        store: InMemoryStore) -> None:
+    handle(store, registered([caller_pb2.NOTIFICATION_CHANNEL_SMS]))
+    handle(store, EVENTS[0][0])
+    handle(store, DossierAccepted(dossier=DossierRef(code=OTHER_CODE, applicant_citizen_id=CITIZEN),
+                                  due_date="2026-03-10"))
+    assert listed(store, RECEIVING_DESK, citizen_id=CITIZEN) == [Template.DOSSIER_SUBMITTED]
+    assert listed(store, OPERATOR, citizen_id=CITIZEN, dossier_code=OTHER_CODE) == [Template.DOSSIER_ACCEPTED]
+    with pytest.raises(InvalidArgument) as unnamed:
+        listed(store, RECEIVING_DESK)
+    assert (unnamed.value.field, unnamed.value.message) == ("citizen_id", "is required for a civil servant")
+    with pytest.raises(PermissionDenied):
+        listed(store, RECEIVING_DESK, citizen_id=CITIZEN, dossier_code=OTHER_CODE)
+
+
+def test_a_dossier_code_too_long_is_refused_naming_the_field(store: InMemoryStore) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        listed(store, Caller(CallerKind.CITIZEN, subject=CITIZEN), dossier_code="X" * 65)
+    assert (refused.value.field, refused.value.message) == ("dossier_code", "at most 64 characters")

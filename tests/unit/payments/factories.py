@@ -7,7 +7,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from egov.events.v1.cloud_event_pb2 import CloudEvent
-from egov.payments.v1 import payments_pb2
 from egov.procedures.v1 import events_pb2 as procedures_events
 from egov.procedures.v1 import procedures_pb2
 from services.common.caller import Caller, CallerKind
@@ -16,6 +15,7 @@ from services.common.memory_store import InMemoryStore
 from services.payments import handlers
 from services.payments.adapters.bill_repository import BillRepository
 from services.payments.adapters.paygate import PaygateClient
+from services.payments.domain import commands
 from services.payments.domain.bill import bill_id_for
 from services.payments.domain.notice import SignedCallback
 from simulators.paygate_books import Paygate
@@ -76,7 +76,7 @@ def paid_bill(store: InMemoryStore, intermediary: tuple[PaygateClient, Paygate, 
     """A bill paid through the simulator; its transaction id."""
     paygate, books, notices = intermediary
     handlers.handle_event(store, paygate, submitted())
-    started = handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+    started = handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
     books.pay(started.transaction_id)
     assert handlers.receive_payment_notice(store, paygate, notices.received.get(timeout=30)).outcome == "settled"
     return started.transaction_id

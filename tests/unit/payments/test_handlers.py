@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from egov.payments.v1 import events_pb2, payments_pb2
+from egov.payments.v1 import events_pb2
 from egov.procedures.v1 import procedures_pb2
 from services.common.callback_signature import sign
 from services.common.caller import OPERATOR, Caller, CallerKind
@@ -17,7 +17,8 @@ from services.common.roles import Appointment, Role
 from services.payments import handlers
 from services.payments.adapters.paygate import PaygateClient
 from services.payments.adapters.payment_ledger import PaymentLedger
-from services.payments.domain.bill import BillStatus, bill_id_for
+from services.payments.domain import commands
+from services.payments.domain.bill import Bill, BillStatus, bill_id_for
 from services.payments.domain.notice import SignedCallback
 from services.payments.reconcile import reconcile
 from simulators.paygate_books import Paygate
@@ -55,13 +56,13 @@ def test_a_dossier_rejected_before_its_bill_leaves_a_tombstone_so_no_bill_is_iss
     handlers.handle_event(store, paygate, submitted())
     assert bill_of(store).tombstone and store.events(events_pb2.BillIssued) == []
     with pytest.raises(NotFound):
-        handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+        handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
 
 
 def test_an_unpaid_bill_of_a_rejected_dossier_is_cancelled_and_its_open_transaction_voided(
         store: InMemoryStore, paygate: PaygateClient) -> None:
     handlers.handle_event(store, paygate, submitted())
-    handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+    handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
     handlers.handle_event(store, paygate, rejected())
     bill = bill_of(store)
     assert bill.status is BillStatus.CANCELLED and bill.voided_at is not None
@@ -86,7 +87,7 @@ def test_the_owner_starts_a_payment_once_and_the_signed_notice_settles_the_bill(
         store: InMemoryStore, intermediary: tuple[PaygateClient, Paygate, Notices]) -> None:
     paygate, books, notices = intermediary
     handlers.handle_event(store, paygate, submitted())
-    request = payments_pb2.StartPaymentRequest(dossier_code=CODE)
+    request = commands.StartPayment(CODE)
     first = handlers.start_payment(store, paygate, request, OWNER)
     assert handlers.start_payment(store, paygate, request, OWNER).transaction_id == first.transaction_id
     assert first.amount_vnd == 50_000 and first.payment_url
@@ -105,7 +106,7 @@ def test_only_the_owner_may_pay_and_a_forged_notice_changes_nothing(
         store: InMemoryStore, paygate: PaygateClient) -> None:
     handlers.handle_event(store, paygate, submitted())
     with pytest.raises(PermissionDenied):
-        handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE),
+        handlers.start_payment(store, paygate, commands.StartPayment(CODE),
                                Caller(CallerKind.CITIZEN, subject="046090009999"))
     body = (b'{"transaction_id": "PG-x", "merchant_ref": "%s", "amount_vnd": 50000, "status": "SUCCESS",'
             b' "paid_at": "2026-03-02T09:31:00+00:00"}' % bill_id_for(CODE).encode())
@@ -120,7 +121,7 @@ def test_reconciliation_records_a_payment_whose_notice_never_came(
         store: InMemoryStore, intermediary: tuple[PaygateClient, Paygate, Notices]) -> None:
     paygate, books, _ = intermediary
     handlers.handle_event(store, paygate, submitted())
-    started = handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+    started = handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
     books.pay(started.transaction_id)          # its notice is lost: never handed to the service
     report = reconcile(store, paygate, grace=handlers.now() - handlers.now())
     assert [(row.bill_id, row.action) for row in report.findings] == [(bill_id_for(CODE), "settled")]
@@ -131,17 +132,17 @@ def test_only_the_operator_reconciles_on_request_leaving_recent_payments_the_gra
         store: InMemoryStore, intermediary: tuple[PaygateClient, Paygate, Notices]) -> None:
     paygate, books, _ = intermediary
     handlers.handle_event(store, paygate, submitted())
-    started = handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+    started = handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
     books.pay(started.transaction_id)          # its notice is lost
     with pytest.raises(PermissionDenied, match="may not do this"):
-        handlers.reconcile_now(store, paygate, payments_pb2.ReconcileRequest(), OWNER, timedelta(0))
-    within_default = handlers.reconcile_now(store, paygate, payments_pb2.ReconcileRequest(), OPERATOR,
+        handlers.reconcile_now(store, paygate, commands.Reconcile(grace_seconds=0), OWNER, timedelta(0))
+    within_default = handlers.reconcile_now(store, paygate, commands.Reconcile(grace_seconds=0), OPERATOR,
                                             timedelta(hours=1))
-    within_asked = handlers.reconcile_now(store, paygate, payments_pb2.ReconcileRequest(grace_seconds=3600),
+    within_asked = handlers.reconcile_now(store, paygate, commands.Reconcile(grace_seconds=3600),
                                           OPERATOR, timedelta(0))
     assert (within_default.bills_checked, within_asked.bills_checked) == (0, 0)
     assert bill_of(store).status is BillStatus.ISSUED
-    done = handlers.reconcile_now(store, paygate, payments_pb2.ReconcileRequest(), OPERATOR, timedelta(0))
+    done = handlers.reconcile_now(store, paygate, commands.Reconcile(grace_seconds=0), OPERATOR, timedelta(0))
     assert done.bills_checked == 1
     assert [(f.bill_id, f.dossier_code, f.action, f.resolved) for f in done.findings] == [
         (bill_id_for(CODE), CODE, "settled", True)]
@@ -152,8 +153,8 @@ def test_only_the_operator_reconciles_on_request_leaving_recent_payments_the_gra
 DESK = Caller(CallerKind.CIVIL_SERVANT, subject="cb-1", appointments=(Appointment("000.00.01.H57", Role.RECEIVER),))
 
 
-def read_bill(store: InMemoryStore, caller: Caller, code: str = CODE) -> payments_pb2.Bill:
-    return handlers.get_bill(store, payments_pb2.GetBillRequest(dossier_code=code), caller).bill
+def read_bill(store: InMemoryStore, caller: Caller, code: str = CODE) -> Bill:
+    return handlers.get_bill(store, commands.GetBill(dossier_code=code), caller)
 
 
 def test_the_citizen_billed_and_the_receiving_desk_read_the_bill_as_it_stands(
@@ -161,12 +162,12 @@ def test_the_citizen_billed_and_the_receiving_desk_read_the_bill_as_it_stands(
     handlers.handle_event(store, intermediary[0], submitted())
     issued = read_bill(store, OWNER)
     assert (issued.bill_id, issued.dossier_code, issued.citizen_id, issued.amount_vnd, issued.status) == (
-        bill_id_for(CODE), CODE, CITIZEN, 50_000, payments_pb2.BILL_STATUS_ISSUED)
+        bill_id_for(CODE), CODE, CITIZEN, 50_000, BillStatus.ISSUED)
     assert issued.issued_at and not issued.paid_at and not issued.intermediary_transaction_id
     transaction_id = paid_bill(store, intermediary)
     paid = read_bill(store, DESK)
     assert (paid.status, paid.intermediary, paid.intermediary_transaction_id) == (
-        payments_pb2.BILL_STATUS_PAID, "paygate", transaction_id)
+        BillStatus.PAID, "paygate", transaction_id)
     assert paid.paid_at and not paid.refunded_at
 
 

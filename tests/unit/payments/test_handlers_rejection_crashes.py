@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from egov.payments.v1 import events_pb2, payments_pb2
+from egov.payments.v1 import events_pb2
 from services.common.memory_store import InMemoryStore
 from services.payments import handlers
 from services.payments.adapters.paygate import PaygateClient
 from services.payments.adapters.payment_ledger import PaymentLedger
+from services.payments.domain import commands
 from services.payments.domain.bill import BillStatus, bill_id_for
 from simulators.paygate_books import Paygate
 from tests.unit.payments.factories import CODE, OWNER, Notices, bill_of, paid_bill, rejected, submitted
@@ -92,7 +93,7 @@ def test_killed_around_the_void_the_closed_bill_s_transaction_is_voided_when_the
         monkeypatch: pytest.MonkeyPatch, after_the_call: bool) -> None:
     paygate, books, _ = intermediary
     handlers.handle_event(store, paygate, submitted())
-    started = handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+    started = handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
     monkeypatch.setattr(paygate, "void", crashing_once(paygate.void, after_the_call=after_the_call))
     event = rejected()
     with pytest.raises(Crash):
@@ -111,7 +112,7 @@ def test_paid_between_the_close_and_the_void_and_killed_after_its_refund_the_pay
         monkeypatch: pytest.MonkeyPatch) -> None:
     paygate, books, _ = intermediary
     handlers.handle_event(store, paygate, submitted())
-    started = handlers.start_payment(store, paygate, payments_pb2.StartPaymentRequest(dossier_code=CODE), OWNER)
+    started = handlers.start_payment(store, paygate, commands.StartPayment(CODE), OWNER)
     void = paygate.void
 
     def paid_just_before(merchant_ref: str) -> Any:

@@ -28,7 +28,8 @@ from services.common.roles import Appointment, Role
 from services.postal import handlers
 from services.postal.adapters.postal_operator import PostalOperatorClient
 from services.postal.adapters.shipments import ShipmentRepository
-from services.postal.domain.shipment import ShipmentStatus
+from services.postal.domain import commands
+from services.postal.domain.shipment import Shipment, ShipmentStatus
 from services.postal.fakes import in_memory_store
 from simulators.postal_operator import PostalOperator, PostalOperatorServer
 
@@ -169,8 +170,8 @@ RESULT_DESK = Caller(CallerKind.CIVIL_SERVANT, subject="cb-1",
                      appointments=(Appointment("000.00.01.H57", Role.RESULT_DESK),))
 
 
-def look_up(store: InMemoryStore, caller: Caller, code: str = CODE) -> postal_pb2.Shipment:
-    return handlers.get_shipment(store, postal_pb2.GetShipmentRequest(dossier_code=code), caller).shipment
+def look_up(store: InMemoryStore, caller: Caller, code: str = CODE) -> Shipment:
+    return handlers.get_shipment(store, commands.GetShipment(dossier_code=code), caller)
 
 
 def test_the_addressee_and_the_receiving_desk_follow_the_shipment_as_the_operator_reports_it(
@@ -180,16 +181,15 @@ def test_the_addressee_and_the_receiving_desk_follow_the_shipment_as_the_operato
     [created] = store.events(ShipmentCreated)
     booked = look_up(store, OWNER)
     assert (booked.shipment_id, booked.dossier_code, booked.citizen_id, booked.tracking_number, booked.status) == (
-        created.shipment_id, CODE, CITIZEN, created.tracking_number, postal_pb2.SHIPMENT_STATUS_REQUESTED)
+        created.shipment_id, CODE, CITIZEN, created.tracking_number, ShipmentStatus.REQUESTED)
     assert (booked.recipient_name, booked.address.street, booked.address.province) == (
         "Nguyễn Văn An", "12 Lê Lợi", "Huế")
     for _ in range(3):                                                   # picked up, in transit, delivered
         deliver(store, reports.received.get(timeout=30))
     delivered = look_up(store, RESULT_DESK)
-    assert delivered.status == postal_pb2.SHIPMENT_STATUS_DELIVERED and delivered.delivered_at
+    assert delivered.status is ShipmentStatus.DELIVERED and delivered.delivered_at
     assert [t.status for t in delivered.tracking] == [
-        postal_pb2.SHIPMENT_STATUS_REQUESTED, postal_pb2.SHIPMENT_STATUS_PICKED_UP,
-        postal_pb2.SHIPMENT_STATUS_IN_TRANSIT, postal_pb2.SHIPMENT_STATUS_DELIVERED]
+        ShipmentStatus.REQUESTED, ShipmentStatus.PICKED_UP, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED]
 
 
 def test_a_shipment_is_shown_to_no_one_else_and_an_unknown_or_bad_dossier_is_refused(
