@@ -3,10 +3,11 @@ and of the applicant verifier (identity's registries), with the real adapters' r
 or request key used twice raises DuplicateKeyError (the unique indexes), what is read is a copy,
 each receiving unit numbers its dossiers per day from 1. tests/contract/test_procedures_ports.py
 holds each repository twin and its MongoDB adapter to the same contract; the handler tests
-(tests/unit/procedures/test_handlers*.py) run the service layer on them.
+(tests/unit/procedures/test_handlers*.py, test_queries.py) run the service layer and the reads
+(queries.py) on them.
 
-Not here: DossierRepository.find, which takes a MongoDB filter (adapters/directory.py: queue_filter)
-and serves the queries (queries.py), not the handlers."""
+One thing only MongoDB has: a dossier document written before `watched_due_date` was stored, which
+the adapter's overdue filter judges by its appointment; every dossier held here has its deadlines."""
 
 import copy
 from datetime import date, datetime
@@ -18,7 +19,8 @@ from services.common.roles import Appointment, Role
 from services.procedures.adapters.directory import Directory
 from services.procedures.adapters.repository import CitizenRegistry, DossierRepository
 from services.procedures.domain.desks import ANY_AGENCY, Desk
-from services.procedures.domain.dossier import Dossier
+from services.procedures.domain.dossier import CLOCK_RUNNING, Dossier
+from services.procedures.domain.queue import QueueQuery, queue_position
 from services.procedures.reception import ApplicantVerifier, Verdict
 
 
@@ -43,6 +45,17 @@ class InMemoryDossiers:
     def save(self, dossier: Dossier) -> None:
         if dossier.code in self.dossiers:      # update_one without upsert; the request key stays
             self.dossiers[dossier.code] = (copy.deepcopy(dossier), self.dossiers[dossier.code][1])
+
+    def queue(self, query: QueueQuery, after: str, limit: int) -> list[Dossier]:
+        found = sorted((d for d, _ in self.dossiers.values() if query.matches(d)), key=queue_position)
+        return [copy.deepcopy(d) for d in found if queue_position(d) > after][:limit]
+
+    def codes_to_watch(self, horizon: date, after: str, limit: int) -> list[str]:
+        def watched(d: Dossier) -> bool:
+            earliest = d.earliest_watched_due()
+            return d.status in CLOCK_RUNNING and ((earliest is not None and earliest <= horizon)
+                                                  or (d.due_date is not None and d.due_date <= horizon))
+        return sorted(code for code, (d, _) in self.dossiers.items() if code > after and watched(d))[:limit]
 
     def next_sequence(self, agency_code: str, day: date) -> int:
         key = f"{agency_code}:{day.isoformat()}"

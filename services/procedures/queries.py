@@ -9,7 +9,7 @@ from egov.procedures.v1 import procedures_pb2
 from services.common.caller import Caller, CallerKind
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied
 from services.procedures import messages
-from services.procedures.adapters.directory import Directory, queue_filter
+from services.procedures.adapters.directory import Directory
 from services.procedures.adapters.lookup_guard import LookupGuard
 from services.procedures.adapters.repository import DossierRepository
 from services.procedures.adapters.slip_pdf import render_slip
@@ -24,6 +24,7 @@ from services.procedures.domain.queue import (
     decode_page_token,
     encode_page_token,
     page_size,
+    queue_position,
 )
 from services.procedures.domain.slips import slip_text
 from services.procedures.domain.units import UnitTree
@@ -77,14 +78,10 @@ def _page(db: Database[Any], query: QueueQuery, caller: Caller, size: int, token
     fingerprint = query.fingerprint(caller.actor)
     after = decode_page_token(token, fingerprint)
     limit = page_size(size)
-    found = DossierRepository(db).find(queue_filter(query), after, limit + 1)
+    found = DossierRepository(db).queue(query, after, limit + 1)
     page = found[:limit]
     more = len(found) > limit
-    return page, encode_page_token(fingerprint, _position(page[-1])) if more and page else ""
-
-
-def _position(dossier: Dossier) -> str:
-    return f"{dossier.due_date.isoformat() if dossier.due_date else '0000-00-00'}|{dossier.code}"
+    return page, encode_page_token(fingerprint, queue_position(page[-1])) if more and page else ""
 
 
 def lookup_status(db: Database[Any], guard: LookupGuard, request: procedures_pb2.LookupDossierStatusRequest,

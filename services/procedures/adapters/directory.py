@@ -9,8 +9,6 @@ from pymongo.database import Database
 from services.common.mongo_store import Transaction
 from services.common.roles import Appointment, Role
 from services.procedures.domain.desks import Desk
-from services.procedures.domain.dossier import CLOCK_RUNNING
-from services.procedures.domain.queue import QueueQuery
 
 DESKS = "desks"
 ROSTER = "civil_servants"
@@ -59,32 +57,3 @@ class Directory:
         return self._db[ROSTER].find_one({"_id": civil_servant_id, "appointments": claim}, {"_id": 1},
                                          session=self._session) is not None
 
-
-def queue_filter(query: QueueQuery) -> dict[str, Any]:
-    seen: list[dict[str, Any]] = []
-    if query.parties:
-        seen.append({"parties": {"$in": list(query.parties)}})
-    if query.visible_agencies:
-        seen.append({"agencies": {"$in": list(query.visible_agencies)}})
-    if query.supervised_units:
-        seen.append({"units": {"$in": list(query.supervised_units)}})
-    clauses: list[dict[str, Any]] = [{"$or": seen} if seen else {"_id": {"$exists": False}}]
-    for field in ("receiving_agency_code", "competent_agency_code", "handling_agency_code", "assignee"):
-        value = getattr(query, field)
-        if value:
-            clauses.append({field: value})
-    if query.status is not None:
-        clauses.append({"status": query.status.value})
-    if query.applicant_id:
-        clauses.append({"parties": query.applicant_id})
-    if query.due_before is not None:
-        clauses.append({"due_date": {"$ne": None, "$lt": query.due_before.isoformat()}})
-    if query.overdue_on is not None:
-        # Dossier.overdue_on as a filter: the earliest deadline the watch looks at has passed. A dossier
-        # not saved since that date was stored is judged by its appointment, as the watch was then.
-        day = query.overdue_on.isoformat()
-        clauses.append({"$or": [
-            {"watched_due_date": {"$ne": None, "$lt": day}},
-            {"watched_due_date": {"$exists": False}, "due_date": {"$ne": None, "$lt": day},
-             "status": {"$in": [s.value for s in CLOCK_RUNNING]}}]})
-    return {"$and": clauses}

@@ -35,6 +35,7 @@ from services.procedures.domain.dossier import (
     Transfer,
 )
 from services.procedures.domain.procedure import ApplicantKind, Deadline, DeadlineKind, ProcessStep
+from services.procedures.domain.queue import QueueQuery, queue_position
 
 DOSSIERS = "dossiers"
 DAY_COUNTERS = "dossier_day_counters"
@@ -80,11 +81,13 @@ class DossierRepository:
         self._db[DOSSIERS].update_one({"_id": dossier.code}, {"$set": dossier_to_document(dossier)},
                                       session=self._session)
 
-    def find(self, query: dict[str, Any], after: str, limit: int) -> list[Dossier]:
-        """Dossiers matching `query` in queue order, those after the queue key `after`."""
+    def queue(self, query: QueueQuery, after: str, limit: int) -> list[Dossier]:
+        """The dossiers the query matches (QueueQuery.matches), in queue order (queue_position),
+        those after the position `after` ("" from the start), at most `limit`."""
+        found = _queue_filter(query)
         if after:
-            query = {"$and": [query, {"queue_key": {"$gt": after}}]}
-        docs = self._db[DOSSIERS].find(query, session=self._session).sort("queue_key", ASCENDING).limit(limit)
+            found = {"$and": [found, {"queue_key": {"$gt": after}}]}
+        docs = self._db[DOSSIERS].find(found, session=self._session).sort("queue_key", ASCENDING).limit(limit)
         return [dossier_from_document(doc) for doc in docs]
 
     def codes_to_watch(self, horizon: date, after: str, limit: int) -> list[str]:
@@ -156,6 +159,37 @@ class CitizenRegistry:
         return str(doc["full_name"]) if doc else None
 
 
+def _queue_filter(query: QueueQuery) -> dict[str, Any]:
+    """QueueQuery.matches as a MongoDB filter on the dossier documents."""
+    seen: list[dict[str, Any]] = []
+    if query.parties:
+        seen.append({"parties": {"$in": list(query.parties)}})
+    if query.visible_agencies:
+        seen.append({"agencies": {"$in": list(query.visible_agencies)}})
+    if query.supervised_units:
+        seen.append({"units": {"$in": list(query.supervised_units)}})
+    clauses: list[dict[str, Any]] = [{"$or": seen} if seen else {"_id": {"$exists": False}}]
+    for field in ("receiving_agency_code", "competent_agency_code", "handling_agency_code", "assignee"):
+        value = getattr(query, field)
+        if value:
+            clauses.append({field: value})
+    if query.status is not None:
+        clauses.append({"status": query.status.value})
+    if query.applicant_id:
+        clauses.append({"parties": query.applicant_id})
+    if query.due_before is not None:
+        clauses.append({"due_date": {"$ne": None, "$lt": query.due_before.isoformat()}})
+    if query.overdue_on is not None:
+        # Dossier.overdue_on as a filter: the earliest deadline the watch looks at has passed. A dossier
+        # not saved since that date was stored is judged by its appointment, as the watch was then.
+        day = query.overdue_on.isoformat()
+        clauses.append({"$or": [
+            {"watched_due_date": {"$ne": None, "$lt": day}},
+            {"watched_due_date": {"$exists": False}, "due_date": {"$ne": None, "$lt": day},
+             "status": {"$in": [s.value for s in CLOCK_RUNNING]}}]})
+    return {"$and": clauses}
+
+
 # -- documents -------------------------------------------------------------------------------------
 def _steps_doc(steps: tuple[ProcessStep, ...]) -> list[dict[str, Any]]:
     return [{"name": s.name, "owner": s.owner, "role": s.role.value, "working_days": s.working_days} for s in steps]
@@ -205,7 +239,7 @@ def dossier_to_document(d: Dossier) -> dict[str, Any]:
         "accepted_at": d.accepted_at,
         "due_date": d.due_date.isoformat() if d.due_date else None,
         # The queue's order: dossiers waiting at the desk (no due date yet) first, then by due date.
-        "queue_key": f"{d.due_date.isoformat() if d.due_date else '0000-00-00'}|{d.code}",
+        "queue_key": queue_position(d),
         "open": d.status in OPEN,
         # The work queue's overdue filter: the deadline watch's earliest date (None when the clock stands).
         "watched_due_date": _iso_day(d.earliest_watched_due()),
