@@ -78,13 +78,13 @@ class ProceduresService(CatalogueEntrypoints):
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_dossier(self, request: Wire, caller: Wire | None = None) -> Wire:
         code = parse(pb.GetDossierRequest, request).code
-        dossier = queries.get_dossier(self.store.db, self.catalogue.units, code, Caller.from_wire(caller))
+        dossier = queries.get_dossier(self.store, self.catalogue.units, code, Caller.from_wire(caller))
         return encoded(pb.GetDossierResponse(dossier=dossier_message(dossier)).SerializeToString())
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def list_dossiers(self, request: Wire, caller: Wire | None = None) -> Wire:
         now = _now()
-        found, token = queries.list_dossiers(self.store.db, self.catalogue.units,
+        found, token = queries.list_dossiers(self.store, self.catalogue.units,
                                              parse(pb.ListDossiersRequest, request), Caller.from_wire(caller), now)
         today = local_date(now)
         return encoded(pb.ListDossiersResponse(dossiers=[summary_message(d, today) for d in found],
@@ -92,7 +92,7 @@ class ProceduresService(CatalogueEntrypoints):
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def list_my_dossiers(self, request: Wire, caller: Wire | None = None) -> Wire:
-        found, token = queries.list_my_dossiers(self.store.db, parse(pb.ListMyDossiersRequest, request),
+        found, token = queries.list_my_dossiers(self.store, parse(pb.ListMyDossiersRequest, request),
                                                 Caller.from_wire(caller))
         today = local_date(_now())
         return encoded(pb.ListMyDossiersResponse(dossiers=[summary_message(d, today) for d in found],
@@ -100,7 +100,7 @@ class ProceduresService(CatalogueEntrypoints):
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def lookup_dossier_status(self, request: Wire, caller: Wire | None = None) -> Wire:
-        dossier = queries.lookup_status(self.store.db, self.lookups, parse(pb.LookupDossierStatusRequest, request),
+        dossier = queries.lookup_status(self.store, self.lookups, parse(pb.LookupDossierStatusRequest, request),
                                         _now())
         return dump(pb.LookupDossierStatusResponse(
             status=pb.DossierStatus.Value(dossier.status.value),
@@ -108,7 +108,7 @@ class ProceduresService(CatalogueEntrypoints):
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_slip(self, request: Wire, caller: Wire | None = None) -> Wire:
-        name, pdf = queries.get_slip(self.store.db, self.catalogue, parse(pb.GetSlipRequest, request),
+        name, pdf = queries.get_slip(self.store, self.catalogue, parse(pb.GetSlipRequest, request),
                                      Caller.from_wire(caller))
         return dump(pb.GetSlipResponse(file_name=name, pdf=pdf))
 
@@ -206,7 +206,7 @@ class ProceduresService(CatalogueEntrypoints):
     # -- the deadline watch (watch.py): every replica sweeps; each alert is emitted once -------------
     @watch_timer  # type: ignore[untyped-decorator]
     def watch_deadlines(self) -> None:
-        watch.sweep(DossierRepository(self.store.db).codes_to_watch, self.store.transaction, _now(),
+        watch.sweep(self.store.repository(DossierRepository).codes_to_watch, self.store.transaction, _now(),
                     self.watch_lead)
 
     # -- events ----------------------------------------------------------------------------------
