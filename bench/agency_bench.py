@@ -257,8 +257,14 @@ def file_a_dossier(stack: Stack) -> str:
 
 
 def submit_dossier(journey: Journey, citizen: Citizen) -> str:
-    """A no-fee dossier collected at the desk (bench/cast.py's write): the one the desk reads."""
-    request = counter_submission(procedures(journey, 3, with_fee=False)[0])
+    """A no-fee dossier collected at the desk (bench/cast.py's write) for a procedure the desk's own
+    agency is competent for: an agency system reads only the dossiers its member received, is
+    competent for or handled."""
+    member = MemberId.parse(DESK.rsplit("/", 1)[0]).member_code
+    own = [p for p in procedures(journey, 3, with_fee=False) if p.agency_code == member]
+    if not own:
+        raise RuntimeError(f"the catalogue has no level-3 procedure without a fee that {member} settles")
+    request = counter_submission(own[0])
     deadline = time.monotonic() + 30
     while True:   # procedures learns of a new citizen from identity's CitizenRegistered event
         try:
