@@ -107,7 +107,7 @@ test-deploy: install ## kustomize overlays, Kubernetes and compose schemas, file
 	deploy/check-manifests.sh
 	$(PY) -m pytest -q tests/deploy
 
-bench: install ## measure the platform against this machine's raw limits (not part of make test; ~6 min)
+bench: install ## measure the platform against this machine's raw limits (not part of make test; ~9 min)
 	deploy/local/ensure-rabbitmq.sh
 	deploy/local/ensure-haproxy.sh
 	deploy/local/ensure-slip-tools.sh
