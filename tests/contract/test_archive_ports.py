@@ -9,7 +9,6 @@ from typing import Any
 
 import pika
 import pytest
-from pymongo import MongoClient
 
 from egov.payments.v1.events_pb2 import PaymentSettled
 from services.archive.adapters.broker import RabbitBroker
@@ -26,6 +25,7 @@ from services.common.events.broker import declare_topology
 from services.common.events.dlq import parked_headers
 from services.common.events.envelope import CONTENT_TYPE, encode, new_event
 from services.common.topology import subscription
+from tests.contract.scratch import scratch_database
 from tests.support import eventually
 
 SETTLED = "egov.payments.v1.PaymentSettled"
@@ -43,15 +43,10 @@ def archive(request: pytest.FixtureRequest) -> Iterator[EventArchive]:
     if request.param == "memory":
         yield InMemoryArchive()
         return
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    index = ArchiveIndex(client[name])
-    index.ensure_indexes()
-    try:
+    with scratch_database(request.getfixturevalue("mongo_uri")) as db:
+        index = ArchiveIndex(db)
+        index.ensure_indexes()
         yield index
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 def test_the_index_records_once_and_answers_every_question(archive: EventArchive) -> None:

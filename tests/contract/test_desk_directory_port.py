@@ -1,17 +1,15 @@
 """One contract for the desks' port (services.procedures.desk_admin.DeskDirectory), held by the
 procedures database's directory and the in-memory one alike."""
 
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
 from services.procedures.adapters.directory import Directory
 from services.procedures.desk_admin import DeskDirectory
 from services.procedures.domain.desks import Desk
 from services.procedures.fakes import InMemoryDirectory
+from tests.contract.scratch import scratch_database
 
 CENTRE = Desk("000.00.31.H57", "Bộ phận Một cửa quận Thuận Hóa", "474", ("*",))
 COMMUNE = Desk("000.04.31.H57", "Bộ phận Một cửa phường Phú Hội", "19786", ("000.04.31.H57", "000.00.31.H57"))
@@ -22,13 +20,8 @@ def directory(request: pytest.FixtureRequest) -> Iterator[DeskDirectory]:
     if request.param == "memory":
         yield InMemoryDirectory()
         return
-    client: MongoClient[dict[str, Any]] = MongoClient(request.getfixturevalue("mongo_uri"))
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    try:
-        yield Directory(client[name])
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri"), tz_aware=False) as db:
+        yield Directory(db)
 
 
 def test_desks_read_back_as_put_in_agency_code_order(directory: DeskDirectory) -> None:

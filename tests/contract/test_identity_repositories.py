@@ -2,13 +2,11 @@
 in-memory twin (services/identity/fakes.py) alike: accounts (citizens, businesses, civil servants)
 and the dossier filings that scope civil servants' reads. (test_identity_port.py is the operator port.)"""
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.common.roles import Appointment, Role
@@ -35,6 +33,7 @@ from services.identity.fakes import (
     InMemorySessions,
     InMemoryVerifications,
 )
+from tests.contract.scratch import scratch_database
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)     # whole seconds: MongoDB keeps milliseconds
 ADDRESS = Address("12 Lê Lợi", "Phú Hội", "Thuận Hóa", "Huế")
@@ -44,14 +43,9 @@ CITIZEN = Citizen("046090001234", "Nguyễn Văn An", date(1990, 5, 17), "+84905
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> Iterator[Database[Any]]:
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    ensure_indexes(client[name])
-    try:
-        yield client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri")) as db:
+        ensure_indexes(db)
+        yield db
 
 
 @pytest.fixture(params=["memory", "mongo"])

@@ -2,13 +2,11 @@
 its in-memory twin (services/notifications/fakes.py) alike: the event handlers' writes and the
 listing's read (queries.py)."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.errors import DuplicateKeyError
 
 from egov.identity.v1.events_pb2 import CitizenRegistered
@@ -19,6 +17,7 @@ from services.notifications.domain import notices
 from services.notifications.domain.contacts import Channel, Contact
 from services.notifications.domain.notification import Notification, Status
 from services.notifications.fakes import InMemoryNotificationRecords
+from tests.contract.scratch import scratch_database
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)   # whole seconds: MongoDB keeps milliseconds
 CITIZEN = "046090001234"
@@ -32,14 +31,9 @@ def records(request: pytest.FixtureRequest) -> Iterator[NotificationRecords]:
     if request.param == "memory":
         yield InMemoryNotificationRecords()  # type: ignore[misc]
         return
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    ensure_indexes(client[name])
-    try:
-        yield NotificationRecords(client[name])
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri")) as db:
+        ensure_indexes(db)
+        yield NotificationRecords(db)
 
 
 def test_a_contact_is_saved_replaced_and_found(records: NotificationRecords) -> None:

@@ -1,13 +1,11 @@
 """One contract per payments repository, held by the MongoDB adapter and its in-memory twin
 (services/payments/fakes.py) alike: bills, the payment ledger, the notice log."""
 
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +15,7 @@ from services.payments.adapters.payment_ledger import REFUNDED, SETTLED, Payment
 from services.payments.domain.bill import Bill, BillStatus
 from services.payments.domain.notice import PaymentNotice
 from services.payments.fakes import InMemoryBills, InMemoryLedger, InMemoryNoticeLog
+from tests.contract.scratch import scratch_database
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)   # whole seconds: MongoDB keeps milliseconds
 CITIZEN = "046090001234"
@@ -24,13 +23,8 @@ CITIZEN = "046090001234"
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> Iterator[Database[Any]]:
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    try:
-        yield client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri")) as db:
+        yield db
 
 
 def adapter(request: pytest.FixtureRequest, fake: Callable[[], Any], real: Callable[[Database[Any]], Any]) -> Any:

@@ -1,19 +1,18 @@
 """One contract per postal repository, held by the MongoDB adapter and its in-memory twin
 (services/postal/fakes.py) alike: shipments and the spent callback nonces."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.postal.adapters.shipments import MongoNonceLedger, ShipmentRepository, ensure_indexes
 from services.postal.domain.shipment import Address, Shipment, ShipmentOrder, ShipmentStatus
 from services.postal.fakes import InMemoryNonceLedger, InMemoryShipments
+from tests.contract.scratch import scratch_database
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ADDRESS = Address("12 Lê Lợi", "Phú Hội", "Thuận Hóa", "Huế")
@@ -21,14 +20,9 @@ ADDRESS = Address("12 Lê Lợi", "Phú Hội", "Thuận Hóa", "Huế")
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> Iterator[Database[Any]]:
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    ensure_indexes(client[name])
-    try:
-        yield client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri")) as db:
+        ensure_indexes(db)
+        yield db
 
 
 @pytest.fixture(params=["memory", "mongo"])

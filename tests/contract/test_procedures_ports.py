@@ -3,13 +3,11 @@
 applicant's list (`queue`), the deadline watch's list (`codes_to_watch`), the citizens read model,
 the directory of desks and civil servants' roles."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -21,6 +19,7 @@ from services.procedures.domain.desks import Desk
 from services.procedures.domain.dossier import Dossier, DossierStatus
 from services.procedures.domain.queue import QueueQuery, queue_position
 from services.procedures.fakes import InMemoryCitizens, InMemoryDirectory, InMemoryDossiers
+from tests.contract.scratch import scratch_database
 from tests.unit.procedures.factories import (
     BIRTH,
     CENTRE,
@@ -46,14 +45,9 @@ NOW = vn(date(2026, 3, 2))                 # whole seconds: MongoDB keeps millis
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> Iterator[Database[Any]]:
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"), tz_aware=True)
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    ensure_indexes(client[name])
-    try:
-        yield client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri")) as db:
+        ensure_indexes(db)
+        yield db
 
 
 @pytest.fixture(params=["memory", "mongo"])

@@ -1,13 +1,10 @@
 """One contract for the registry port (gateway.registry_admin.RegistryAdmin), held by the MongoDB
 store and the in-memory registry alike: what each change does, which errors refuse it, versions."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
 from deploy.certs import issue, make_ca
 from gateway import operations
@@ -15,6 +12,7 @@ from gateway.members import Certificate, Channel, Grant, Member, MemberId, Subsy
 from gateway.registry_admin import InMemoryRegistry, RegistryAdmin
 from gateway.registry_store import RegistryStore
 from services.common.errors import AlreadyExists, FailedPrecondition, NotFound
+from tests.contract.scratch import scratch_database
 
 DESK = SubsystemId.parse("VN/GOV/000.00.15.H57/one-stop-desk")
 GET_DOSSIER = "/egov.procedures.v1.ProcedureService/GetDossier"
@@ -26,15 +24,10 @@ def registry(request: pytest.FixtureRequest) -> Iterator[RegistryAdmin]:
     if request.param == "memory":
         yield InMemoryRegistry()
         return
-    client: MongoClient[dict[str, Any]] = MongoClient(request.getfixturevalue("mongo_uri"))
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    store = RegistryStore(client, name)
-    store.ensure_indexes()
-    try:
+    with scratch_database(request.getfixturevalue("mongo_uri"), tz_aware=False) as db:
+        store = RegistryStore(db.client, db.name)
+        store.ensure_indexes()
         yield store
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 def desk(registry: RegistryAdmin) -> Certificate:

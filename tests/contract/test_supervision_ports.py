@@ -2,18 +2,17 @@
 (services/supervision/fakes.py) alike: each dossier's facts with the overdue and apology lists read
 from them, and the counters per scope and bucket."""
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.supervision.adapters.repository import CounterRepository, DossierFactsRepository, ensure_indexes
 from services.supervision.domain.access import Kind, Scope
 from services.supervision.domain.facts import Apology, DossierFacts
 from services.supervision.fakes import InMemoryCounters, InMemoryDossierFacts
+from tests.contract.scratch import scratch_database
 
 PROVINCE, DISTRICT, COMMUNE, OTHER_COMMUNE = "46", "474", "19777", "19780"
 AGENCY, DESK = "000.01.31.H57", "000.00.15.H57"
@@ -21,14 +20,9 @@ AGENCY, DESK = "000.01.31.H57", "000.00.15.H57"
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> Iterator[Database[Any]]:
-    client: MongoClient[Any] = MongoClient(request.getfixturevalue("mongo_uri"))
-    name = f"contract_{uuid.uuid4().hex[:8]}"
-    ensure_indexes(client[name])
-    try:
-        yield client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
+    with scratch_database(request.getfixturevalue("mongo_uri"), tz_aware=False) as db:
+        ensure_indexes(db)
+        yield db
 
 
 @pytest.fixture(params=["memory", "mongo"])
