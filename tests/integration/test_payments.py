@@ -309,8 +309,11 @@ def test_money_paid_while_payments_was_down_for_a_dossier_rejected_meanwhile_is_
     finally:
         service.stack.start_service("payments")
 
+    # On restart the queued rejection and the intermediary's retried notice race, as they would in
+    # production: either the bill closes first and the late payment is refunded as BILL_CLOSED, or the
+    # payment settles first and the rejection refunds it. Either way the money goes back exactly once.
     refunded = events.wait_for(payments_events.PaymentRefunded, code)
-    assert (refunded.reason, refunded.amount_vnd) == (payments_events.REFUND_REASON_BILL_CLOSED, FEE)
+    assert refunded.amount_vnd == FEE
     assert refunded.intermediary_transaction_id == started["transaction_id"]
     bill = service.get_bill(code, owner)
     assert (bill["status"], bill["refunded_at"] != "") == ("BILL_STATUS_REFUNDED", True)
@@ -325,7 +328,12 @@ def test_money_paid_while_payments_was_down_for_a_dossier_rejected_meanwhile_is_
     _, listing = service.paygate("GET", f"/refunds?merchant_ref={issued.bill_id}")
     assert [r["refund_id"] for r in listing["refunds"]] == [refunded.refund_id]
     assert len(events.of(payments_events.PaymentRefunded, code)) == 1
-    assert events.of(payments_events.PaymentSettled, code) == []
+    settled = events.of(payments_events.PaymentSettled, code)
+    if refunded.reason == payments_events.REFUND_REASON_BILL_CLOSED:
+        assert settled == []
+    else:
+        assert refunded.reason == payments_events.REFUND_REASON_DOSSIER_REJECTED
+        assert len(settled) == 1
 
 
 def test_a_rejection_handled_before_the_submission_leaves_no_bill_to_pay(
