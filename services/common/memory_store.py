@@ -10,7 +10,7 @@ in tests/contract/ hold each fake to its MongoDB adapter's behaviour.
 
 import copy
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
@@ -106,6 +106,21 @@ class InMemoryStore:
         except AlreadyProcessed:
             return False
         return True
+
+    def handle_events(self, events: Sequence[CloudEvent],
+                      project: Callable[[Transaction, list[CloudEvent]], None]) -> int:
+        """A batch in one transaction, each event once (runtime/store.py's WorkerStore.handle_events)."""
+        distinct = list({e.id: e for e in events}.values())
+
+        def apply(tx: Transaction) -> list[CloudEvent]:
+            fresh = [e for e in distinct if f"{self.service}:{e.id}" not in self.inbox]
+            self.inbox.update(f"{self.service}:{e.id}" for e in fresh)
+            project(tx, fresh)
+            if tx.emitted:
+                raise RuntimeError("a batch of events emitted events: process such events one by one (handle_event)")
+            return fresh
+
+        return len(self.transaction(apply))
 
     def events(self, payload_type: type[Message] | None = None) -> list[Any]:
         """The payloads of the events published so far (of one type, if given)."""

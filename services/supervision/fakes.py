@@ -32,8 +32,15 @@ class InMemoryDossierFacts:
     def find(self, code: str) -> DossierFacts | None:
         return self.dossiers.get(code)
 
+    def find_many(self, codes: list[str]) -> dict[str, DossierFacts]:
+        return {c: self.dossiers[c] for c in codes if c in self.dossiers}
+
     def save(self, facts: DossierFacts) -> None:
         self.dossiers[facts.code] = facts
+
+    def save_many(self, facts: list[DossierFacts]) -> None:
+        for f in facts:
+            self.save(f)
 
     def overdue(self, scope: Scope, before: str, limit: int) -> tuple[int, list[DossierFacts]]:
         found = sorted((f for f in self.dossiers.values()

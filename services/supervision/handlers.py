@@ -1,5 +1,6 @@
 """The service layer: each dossier, payment and postal event becomes new facts about one dossier,
-and the counters move by what the facts add (services/supervision/domain/index.py).
+and the counters move by what the facts add (services/supervision/domain/index.py). The consumer
+hands over a batch of events at a time, projected in one transaction (projection.py).
 
 Every handler is safe to run again (a redelivery, or `egov-events replay --rebuild`): facts are
 only ever added, and the counters move by the difference the event made, which is nothing the
@@ -7,7 +8,7 @@ second time. So the projection may be rebuilt from the archive into a live datab
 into an empty one.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -30,13 +31,13 @@ from egov.procedures.v1.events_pb2 import (
     DossierSupplementRequested,
     DossierTransferred,
 )
-from services.common.events.envelope import event_type
+from services.common.events.envelope import event_type, unpack
 from services.common.mongo_store import Transaction
 from services.supervision.adapters.repository import CounterRepository, DossierFactsRepository
 from services.supervision.domain.facts import Apology, Channel, DossierFacts, Ref
-from services.supervision.domain.index import difference
+from services.supervision.projection import Projection
 
-EventHandler = Callable[[Transaction, Any, CloudEvent], None]
+EventHandler = Callable[[Projection, Any, CloudEvent], None]
 
 _CHANNEL = {caller_pb2.CHANNEL_ONLINE: Channel.ONLINE, caller_pb2.CHANNEL_COUNTER: Channel.DESK,
             caller_pb2.CHANNEL_POST_OFFICE: Channel.POST}
@@ -52,34 +53,37 @@ def ref(r: DossierRef) -> Ref:
 
 
 class EventStore(Protocol):
-    """What handle_event needs of a store: the worker's (services/common/runtime/store.py) or the
+    """What the handlers need of a store: the worker's (services/common/runtime/store.py) or the
     in-memory one of the unit tests (services/common/memory_store.py)."""
 
-    def handle_event(self, event: CloudEvent, handlers: Mapping[str, EventHandler]) -> bool: ...
+    def handle_events(self, events: Sequence[CloudEvent],
+                      project: Callable[[Transaction, list[CloudEvent]], None]) -> int: ...
+
+
+def handle_events(store: EventStore, events: Sequence[CloudEvent]) -> int:
+    """The consumer's entrypoint delegates here: a batch in one transaction, each event once (by the
+    store's inbox). Returns how many were projected."""
+    return store.handle_events([e for e in events if e.type in EVENT_HANDLERS], project)
 
 
 def handle_event(store: EventStore, event: CloudEvent) -> bool:
-    """The consumer's entrypoint delegates here: each event once, by the store's inbox."""
-    return store.handle_event(event, EVENT_HANDLERS)
+    """One event on its own: a batch of one."""
+    return handle_events(store, [event]) == 1
 
 
-def change(tx: Transaction, code: str, r: Ref | None, fn: Callable[[DossierFacts], DossierFacts]) -> None:
-    """Load the dossier's facts, add the event's, move the counters by the difference, save: one
-    read and at most two writes (the facts, and one bulk write of every counter) per event."""
-    dossiers = tx.repository(DossierFactsRepository)
-    before = dossiers.find(code)
-    after = fn((before or DossierFacts(code)).with_ref(r) if r else (before or DossierFacts(code)))
-    if after == before:
-        return
-    tx.repository(CounterRepository).add(difference(before, after))
-    dossiers.save(after)
+def project(tx: Transaction, events: list[CloudEvent]) -> None:
+    projection = Projection(tx.repository(DossierFactsRepository), tx.repository(CounterRepository))
+    projection.load(e.subject for e in events)    # every event here has its dossier's code as subject
+    for event in events:
+        EVENT_HANDLERS[event.type](projection, unpack(event), event)
+    projection.flush()
 
 
 def _on(r: Ref, fallback: str = "") -> str:
     return (fallback or r.occurred_at)[:10]
 
 
-def on_submitted(tx: Transaction, e: DossierSubmitted, event: CloudEvent) -> None:
+def on_submitted(p: Projection, e: DossierSubmitted, event: CloudEvent) -> None:
     r = ref(e.dossier)
     channel = _CHANNEL.get(e.channel, "") or r.channel or Channel.ONLINE
 
@@ -88,79 +92,79 @@ def on_submitted(tx: Transaction, e: DossierSubmitted, event: CloudEvent) -> Non
             return f
         return _replace(f, submitted_on=r.on, channel=channel, has_fee=e.fee_vnd > 0,
                         by_post=f.by_post or e.delivery.method == procedures_pb2.DELIVERY_METHOD_POST)
-    change(tx, r.code, r, fn)
+    p.change(r.code, r, fn)
 
 
-def on_accepted(tx: Transaction, e: DossierAccepted, event: CloudEvent) -> None:
+def on_accepted(p: Projection, e: DossierAccepted, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: (f if f.accepted_on else _replace(f, accepted_on=_on(r, e.accepted_at)))
+    p.change(r.code, r, lambda f: (f if f.accepted_on else _replace(f, accepted_on=_on(r, e.accepted_at)))
            .with_due_date(e.due_date or e.dossier.due_date, r.occurred_at))
 
 
-def on_supplement_requested(tx: Transaction, e: DossierSupplementRequested, event: CloudEvent) -> None:
+def on_supplement_requested(p: Projection, e: DossierSupplementRequested, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: f if e.at_reception or f.supplement_requested
+    p.change(r.code, r, lambda f: f if e.at_reception or f.supplement_requested
            else _replace(f, supplement_requested=True))
 
 
-def on_supplement_provided(tx: Transaction, e: DossierSupplementProvided, event: CloudEvent) -> None:
+def on_supplement_provided(p: Projection, e: DossierSupplementProvided, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: f.with_pause(event.id, e.paused_working_days)
+    p.change(r.code, r, lambda f: f.with_pause(event.id, e.paused_working_days)
            .with_due_date(e.due_date, r.occurred_at))
 
 
-def on_rejected(tx: Transaction, e: DossierRejected, event: CloudEvent) -> None:
+def on_rejected(p: Projection, e: DossierRejected, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: f if f.rejected_on else _replace(f, rejected_on=r.on))
+    p.change(r.code, r, lambda f: f if f.rejected_on else _replace(f, rejected_on=r.on))
 
 
-def on_result_issued(tx: Transaction, e: DossierResultIssued, event: CloudEvent) -> None:
+def on_result_issued(p: Projection, e: DossierResultIssued, event: CloudEvent) -> None:
     r = ref(e.dossier)
     by_post = e.delivery.method == procedures_pb2.DELIVERY_METHOD_POST
-    change(tx, r.code, r, lambda f: _replace(f.settle(r.on, _TIMELINESS.get(e.timeliness, "on_time")),
+    p.change(r.code, r, lambda f: _replace(f.settle(r.on, _TIMELINESS.get(e.timeliness, "on_time")),
                                              by_post=f.by_post or by_post))
 
 
-def on_completed(tx: Transaction, e: DossierCompleted, event: CloudEvent) -> None:
+def on_completed(p: Projection, e: DossierCompleted, event: CloudEvent) -> None:
     """Completion settles a dossier whose result-issued event was not seen (an older archive)."""
     r = ref(e.dossier)
     on = _on(r, e.completed_at)
-    change(tx, r.code, r, lambda f: _replace(f.settle(on, _TIMELINESS.get(e.timeliness, "on_time")),
+    p.change(r.code, r, lambda f: _replace(f.settle(on, _TIMELINESS.get(e.timeliness, "on_time")),
                                              completed_on=f.completed_on or on))
 
 
-def on_transferred(tx: Transaction, e: DossierTransferred, event: CloudEvent) -> None:
+def on_transferred(p: Projection, e: DossierTransferred, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: f)
+    p.change(r.code, r, lambda f: f)
 
 
-def on_overdue(tx: Transaction, e: DossierOverdue, event: CloudEvent) -> None:
+def on_overdue(p: Projection, e: DossierOverdue, event: CloudEvent) -> None:
     r = ref(e.dossier)
     responsible = e.responsible_agency_code or r.handling_agency
-    change(tx, r.code, r, lambda f: f if f.overdue_responsible else _replace(f, overdue_responsible=responsible))
+    p.change(r.code, r, lambda f: f if f.overdue_responsible else _replace(f, overdue_responsible=responsible))
 
 
-def on_apology(tx: Transaction, e: DossierApologyIssued, event: CloudEvent) -> None:
+def on_apology(p: Projection, e: DossierApologyIssued, event: CloudEvent) -> None:
     r = ref(e.dossier)
     apology = Apology(event_id=event.id, on=r.on, responsible_agency=e.responsible_agency_code or r.handling_agency,
                       reason=e.reason, previous_due_date=e.previous_due_date, new_due_date=e.new_due_date,
                       reappointment=e.reappointment, letter_number=e.letter_number)
-    change(tx, r.code, r, lambda f: f.with_apology(apology).with_due_date(e.new_due_date, r.occurred_at))
+    p.change(r.code, r, lambda f: f.with_apology(apology).with_due_date(e.new_due_date, r.occurred_at))
 
 
-def on_extended(tx: Transaction, e: DossierExtended, event: CloudEvent) -> None:
+def on_extended(p: Projection, e: DossierExtended, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: f.with_extension(event.id, r.on).with_due_date(e.new_due_date, r.occurred_at))
+    p.change(r.code, r, lambda f: f.with_extension(event.id, r.on).with_due_date(e.new_due_date, r.occurred_at))
 
 
-def on_returned_to_desk(tx: Transaction, e: DossierReturnedToDesk, event: CloudEvent) -> None:
+def on_returned_to_desk(p: Projection, e: DossierReturnedToDesk, event: CloudEvent) -> None:
     r = ref(e.dossier)
-    change(tx, r.code, r, lambda f: f if f.returned_to_desk else _replace(f, returned_to_desk=True, by_post=True))
+    p.change(r.code, r, lambda f: f if f.returned_to_desk else _replace(f, returned_to_desk=True, by_post=True))
 
 
-def on_payment_settled(tx: Transaction, e: PaymentSettled, event: CloudEvent) -> None:
+def on_payment_settled(p: Projection, e: PaymentSettled, event: CloudEvent) -> None:
     """Paid through the payment hub: online (Decision 766's online payment)."""
-    change(tx, e.dossier_code, None, lambda f: f if f.paid_online else _replace(f, paid_online=True))
+    p.change(e.dossier_code, None, lambda f: f if f.paid_online else _replace(f, paid_online=True))
 
 
 def _replace(f: DossierFacts, **changes: Any) -> DossierFacts:

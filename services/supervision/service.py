@@ -9,7 +9,7 @@ from services.common.caller import Caller
 from services.common.errors import DomainError
 from services.common.events.envelope import decode
 from services.common.protowire import dump, parse
-from services.common.runtime.entrypoints import consume_events
+from services.common.runtime.batches import consume_event_batches
 from services.common.runtime.probes import PodProbes
 from services.common.runtime.rpc import rpc  # verifies the caller's proof (caller_proof)
 from services.common.runtime.store import Store
@@ -17,12 +17,6 @@ from services.supervision import handlers, queries
 from services.supervision.dependencies import SupervisionIndexes, Units
 
 Wire = dict[str, Any]
-# Events projected at once by one process. Nearly every event moves the city's counters, so two
-# transactions side by side conflict and one runs again: measured on the bench (docs/BENCHMARKS.md),
-# ten at once ran each event's transaction 3.1 times on average; one at a time, once.
-PROJECTION_CONCURRENCY = 1
-
-
 class SupervisionService:
     name = "supervision"
     probes = PodProbes()   # /livez, /readyz of this process (services/common/runtime/probes.py)
@@ -30,9 +24,11 @@ class SupervisionService:
     indexes = SupervisionIndexes()
     units = Units()
 
-    @consume_events("supervision", concurrency=PROJECTION_CONCURRENCY)  # type: ignore[untyped-decorator]
-    def on_event(self, body: bytes) -> None:
-        handlers.handle_event(self.store, decode(body))
+    # A batch of events per transaction (services/supervision/projection.py), one batch at a time:
+    # nearly every event moves the city's counters, so two transactions side by side conflict.
+    @consume_event_batches("supervision")  # type: ignore[untyped-decorator]
+    def on_events(self, bodies: list[bytes]) -> None:
+        handlers.handle_events(self.store, [decode(b) for b in bodies])
 
     @rpc(expected_exceptions=DomainError)  # type: ignore[untyped-decorator]
     def get_index(self, request: Wire, caller: Wire) -> Wire:

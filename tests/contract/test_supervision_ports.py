@@ -63,6 +63,17 @@ def test_a_dossiers_facts_are_saved_whole_and_found_again(dossiers: DossierFacts
     assert dossiers.find("H57-1") == later
 
 
+def test_many_dossiers_facts_are_found_in_one_query_and_saved_in_one_write(dossiers: DossierFactsRepository) -> None:
+    dossiers.save(facts("H57-1", due_date="2026-03-10"))
+    assert dossiers.find_many(["H57-1", "H57-2"]) == {"H57-1": dossiers.find("H57-1")}
+    assert dossiers.find_many([]) == {}
+    replaced, new = facts("H57-1", due_date="2026-03-20", settled_on="2026-03-18"), facts("H57-2")
+    dossiers.save_many([replaced, new])
+    dossiers.save_many([])
+    assert dossiers.find_many(["H57-1", "H57-2", "H57-3"]) == {"H57-1": replaced, "H57-2": new}
+    assert dossiers.overdue(Scope(Kind.UNIT, PROVINCE), "2026-03-31", 10) == (0, [])   # settled: not open
+
+
 def test_the_overdue_are_the_open_dossiers_due_before_the_day_by_due_date(dossiers: DossierFactsRepository) -> None:
     dossiers.save(facts("H57-3", due_date="2026-03-05"))
     dossiers.save(facts("H57-1", due_date="2026-03-05"))

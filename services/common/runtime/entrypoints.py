@@ -20,6 +20,7 @@ queue for the next instance, while the messages already being handled finish and
 
 import logging
 import traceback
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -88,16 +89,9 @@ def error_text(exc_info: ExcInfo) -> str:
 
 
 class EventConsumer(Consumer):  # type: ignore[misc]
-    """`concurrency`: at most that many of this entrypoint's workers at once in this process (0: as many
-    as the worker pool has). A projection whose every event moves the same documents (supervision's
-    city counters) conflicts with itself when its events run side by side: each conflict is a
-    transaction run again. Limited here, the rest of the pool stays free for the RPCs."""
-
-    def __init__(self, service: str, concurrency: int = 0, **kwargs: Any) -> None:
+    def __init__(self, service: str, **kwargs: Any) -> None:
         sub = subscription(service)
         self.service = service
-        self.concurrency = concurrency
-        self._slots = Semaphore(concurrency) if concurrency > 0 else None
         queue = Queue(
             sub.queue,
             bindings=[binding(events_exchange, routing_key=t) for t in sub.event_types],
@@ -123,32 +117,19 @@ class EventConsumer(Consumer):  # type: ignore[misc]
         # nameko's own version waits for a free worker in a thread that cannot be told to give
         # up; this one waits in a way that hands the message back when the service is stopping.
         def spawn_when_free() -> None:
-            if self._slots is not None:
-                self._slots.acquire()     # a slot of `concurrency`, given back when the worker ends
             pool = self.container._worker_pool
             while pool.free() == 0 and not self._stopping:
                 eventlet.sleep(0.005)
             if self._stopping:
-                self._release_slot()
                 self.consumer.requeue_message(message)
                 return
-
-            def handle_result(worker_ctx: Any, result: Any = None, exc_info: ExcInfo | None = None) -> Any:
-                self._release_slot()      # before a failed attempt's back-off: it holds no transaction
-                return self.handle_result(message, worker_ctx, result, exc_info)
-
             try:
                 self.container.spawn_worker(self, (body,), {}, context_data=decode_from_headers(message.headers),
-                                            handle_result=handle_result)
+                                            handle_result=partial(self.handle_result, message))
             except ContainerBeingKilled:
-                self._release_slot()
                 self.consumer.requeue_message(message)
 
         self.container.spawn_managed_thread(spawn_when_free, identifier=f"wait_for_worker[{self.method_name}]")
-
-    def _release_slot(self) -> None:
-        if self._slots is not None:
-            self._slots.release()
 
     def handle_message_processed(self, message: Message, result: Any = None, exc_info: ExcInfo | None = None) -> None:
         if exc_info is None:

@@ -15,7 +15,7 @@ write read models by upsert, not those that insert, count or call third parties)
 
 import logging
 import queue
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ import eventlet
 from google.protobuf.message import Message
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
-from pymongo import MongoClient
+from pymongo import MongoClient, UpdateOne
 from pymongo.database import Database
 
 from egov.events.v1.cloud_event_pb2 import CloudEvent
@@ -41,6 +41,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 EventHandler = Callable[[Transaction, Any, CloudEvent], None]
+BatchProjector = Callable[[Transaction, list[CloudEvent]], None]
 RELAY_AFTER = timedelta(seconds=3)
 
 
@@ -98,6 +99,45 @@ class WorkerStore:
         event_metrics.consumed.add(1, {**labels, "outcome": "rebuilt" if rebuild else "processed"})
         self.recorded = attempts[-1].recorded   # the attempt that committed
         return True
+
+    def handle_events(self, events: Sequence[CloudEvent], project: BatchProjector) -> int:
+        """Process a batch of incoming events in one transaction, each once: `project` gets the ones
+        the inbox has not seen (every one in rebuild mode), in order, and the inbox records them all
+        in one write. For read models that emit nothing: one event per transaction is handle_event.
+        Returns how many were processed."""
+        if not events:
+            return 0
+        consumer = self._provider.service_name
+        rebuild = bool(self._worker_ctx.context_data.get(REBUILD_HEADER))
+        distinct = list({e.id: e for e in events}.values())
+
+        def apply(tx: Transaction) -> list[CloudEvent]:
+            keys = [f"{consumer}:{e.id}" for e in distinct]
+            if rebuild:
+                fresh = distinct
+                now = datetime.now(UTC)
+                tx.db[INBOX].bulk_write(
+                    [UpdateOne({"_id": key}, {"$set": {"rebuilt_at": now}, "$setOnInsert": {"type": e.type, "at": now}},
+                               upsert=True) for key, e in zip(keys, fresh, strict=True)],
+                    ordered=False, session=tx.session)
+            else:
+                seen = {d["_id"] for d in tx.db[INBOX].find({"_id": {"$in": keys}}, {"_id": 1}, session=tx.session)}
+                fresh = [e for key, e in zip(keys, distinct, strict=True) if key not in seen]
+                if fresh:
+                    tx.db[INBOX].insert_many([{"_id": f"{consumer}:{e.id}", "type": e.type, "at": datetime.now(UTC)}
+                                              for e in fresh], ordered=False, session=tx.session)
+            project(tx, fresh)
+            if tx.emitted:
+                raise RuntimeError("a batch of events emitted events: process such events one by one (handle_event)")
+            return fresh
+
+        fresh = self.transaction(apply, Cause())
+        fresh_ids = {e.id for e in fresh}
+        for event in events:
+            outcome = ("rebuilt" if rebuild else "processed") if event.id in fresh_ids else "duplicate"
+            fresh_ids.discard(event.id)
+            event_metrics.consumed.add(1, {"service": consumer, "type": event.type, "outcome": outcome})
+        return len(fresh)
 
     def _cause(self) -> Cause:
         data = self._worker_ctx.context_data

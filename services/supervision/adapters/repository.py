@@ -12,7 +12,7 @@ tests/contract/test_supervision_ports.py.
 from dataclasses import asdict, fields
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
@@ -72,8 +72,19 @@ class DossierFactsRepository:
         doc = self._dossiers.find_one({"_id": code}, session=self._session)
         return from_doc(doc) if doc else None
 
+    def find_many(self, codes: list[str]) -> dict[str, DossierFacts]:
+        """The facts of those of these dossiers that have any, by code: one query."""
+        found = self._dossiers.find({"_id": {"$in": codes}}, session=self._session)
+        return {doc["_id"]: from_doc(doc) for doc in found}
+
     def save(self, facts: DossierFacts) -> None:
         self._dossiers.replace_one({"_id": facts.code}, to_doc(facts), upsert=True, session=self._session)
+
+    def save_many(self, facts: list[DossierFacts]) -> None:
+        """Each replaced whole (or inserted), in one bulk write."""
+        if facts:
+            self._dossiers.bulk_write([ReplaceOne({"_id": f.code}, to_doc(f), upsert=True) for f in facts],
+                                      ordered=False, session=self._session)
 
     def overdue(self, scope: Scope, before: str, limit: int) -> tuple[int, list[DossierFacts]]:
         """How many of the scope's open dossiers are due before `before` (YYYY-MM-DD), and the first

@@ -32,14 +32,14 @@ from egov.procedures.v1.events_pb2 import (
 from egov.supervision.v1 import supervision_pb2 as pb
 from services.common.caller import Caller, CallerKind
 from services.common.errors import PermissionDenied
-from services.common.events.envelope import event_type, new_event, unpack
+from services.common.events.envelope import event_type, new_event
 from services.common.memory_store import InMemoryStore
-from services.common.mongo_store import Transaction
 from services.common.roles import Appointment, Role
 from services.supervision import handlers, queries
 from services.supervision.adapters.repository import CounterRepository, DossierFactsRepository
 from services.supervision.adapters.units import load_units
 from services.supervision.fakes import InMemoryCounters, InMemoryDossierFacts, in_memory_store
+from services.supervision.projection import Projection
 
 TREE = load_units()
 # The edition procedures imports (2025-03): province → district → commune, and their committees.
@@ -142,10 +142,9 @@ def test_an_event_applied_again_past_the_inbox_moves_nothing() -> None:
     events = [submitted(post=True), accepted(), issued()]
     handle(store, *events)
     before = read_model(store)
+    store.transaction(lambda tx: handlers.project(tx, events))
     for e in events:
-        def again(tx: Transaction, e: CloudEvent = e) -> None:
-            handlers.EVENT_HANDLERS[e.type](tx, unpack(e), e)
-        store.transaction(again)
+        store.transaction(lambda tx, once=[e]: handlers.project(tx, once))
     assert read_model(store) == before
 
 
@@ -199,8 +198,8 @@ def test_a_failing_handler_leaves_nothing_and_the_event_can_come_again(monkeypat
     before = read_model(store)
     broken = dict(handlers.EVENT_HANDLERS)
 
-    def fail_after_writing(tx: Transaction, payload: Any, e: CloudEvent) -> None:
-        handlers.on_accepted(tx, payload, e)
+    def fail_after_writing(p: Projection, payload: Any, e: CloudEvent) -> None:
+        handlers.on_accepted(p, payload, e)
         raise RuntimeError("the database went away")
 
     broken[event_type(DossierAccepted)] = fail_after_writing
@@ -228,6 +227,31 @@ def test_a_years_events_in_any_order_give_the_same_read_model() -> None:
     city = counters(live, f"unit:{PROVINCE}", "2026-03")
     assert city.get("received", 0) == sum(counters(live, s, "2026-03").get("received", 0)
                                           for s in (f"unit:{THUAN_HOA}", f"receiving:{JUSTICE}"))
+
+
+def test_batches_of_any_size_give_the_read_model_of_one_event_at_a_time() -> None:
+    """What the batch consumer relies on: a batch's facts and counters summed in memory and written
+    once equal its events applied one by one; events seen before, in the batch or an earlier one, are
+    dropped by the inbox."""
+    places = [Place((VY_DA, THUAN_HOA, PROVINCE), VY_DA_COMMITTEE), Place((PROVINCE,), JUSTICE)]
+    events = list(dossier_events(40, places, date(2025, 4, 1), date(2026, 3, 31), "SYN-batch", seed=16))
+    one_by_one, batched = in_memory_store(), in_memory_store()
+    handle(one_by_one, *events)
+    sizes, at, projected = random.Random(16), 0, 0
+    while at < len(events):
+        batch = events[at:at + sizes.randint(1, 60)]
+        redelivered = events[max(0, at - 3):at]           # a crash before the acks: some come again
+        projected += handlers.handle_events(batched, redelivered + batch + batch[:2])
+        at += len(batch)
+    assert projected == len(events)
+    assert read_model(batched) == read_model(one_by_one)
+    assert counter_documents(batched) == counter_documents(one_by_one)     # zeros too: the same documents
+
+
+def counter_documents(store: InMemoryStore) -> dict[str, dict[str, Any]]:
+    fake = store.repositories[CounterRepository]
+    assert isinstance(fake, InMemoryCounters)
+    return fake.documents
 
 
 # -- the queries, on the same fakes ---------------------------------------------------------------------
