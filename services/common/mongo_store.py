@@ -30,6 +30,11 @@ INBOX = "inbox"
 TRACES = "trace_contexts"
 
 
+def inbox_record(consumer: str, event: CloudEvent, at: datetime) -> dict[str, Any]:
+    """The inbox's record that `consumer` processed `event` (its _id is the key looked up)."""
+    return {"_id": f"{consumer}:{event.id}", "type": event.type, "at": at}
+
+
 class AlreadyProcessed(Exception):
     """The incoming event has an inbox record: it was processed before."""
 
@@ -92,10 +97,7 @@ class Transaction:
 
     def mark_processed(self, event: CloudEvent, consumer: str) -> None:
         try:
-            self.db[INBOX].insert_one(
-                {"_id": f"{consumer}:{event.id}", "type": event.type, "at": datetime.now(UTC)},
-                session=self.session,
-            )
+            self.db[INBOX].insert_one(inbox_record(consumer, event, datetime.now(UTC)), session=self.session)
         except DuplicateKeyError as exc:
             raise AlreadyProcessed(event.id) from exc
 

@@ -16,7 +16,6 @@ import logging
 from functools import partial
 from typing import Any
 
-import eventlet
 from kombu.message import Message
 from nameko.containers import WorkerContext
 from nameko.exceptions import ContainerBeingKilled
@@ -75,9 +74,7 @@ class EventBatchConsumer(EventConsumer):
                                             identifier=f"wait_for_worker[{self.method_name}]")
 
     def _spawn(self, messages: list[Message]) -> None:
-        pool = self.container._worker_pool
-        while pool.free() == 0 and not self._stopping:
-            eventlet.sleep(0.005)
+        self._wait_for_a_free_worker()
         try:
             if self._stopping:
                 raise ContainerBeingKilled()

@@ -117,9 +117,7 @@ class EventConsumer(Consumer):  # type: ignore[misc]
         # nameko's own version waits for a free worker in a thread that cannot be told to give
         # up; this one waits in a way that hands the message back when the service is stopping.
         def spawn_when_free() -> None:
-            pool = self.container._worker_pool
-            while pool.free() == 0 and not self._stopping:
-                eventlet.sleep(0.005)
+            self._wait_for_a_free_worker()
             if self._stopping:
                 self.consumer.requeue_message(message)
                 return
@@ -130,6 +128,12 @@ class EventConsumer(Consumer):  # type: ignore[misc]
                 self.consumer.requeue_message(message)
 
         self.container.spawn_managed_thread(spawn_when_free, identifier=f"wait_for_worker[{self.method_name}]")
+
+    def _wait_for_a_free_worker(self) -> None:
+        """Until the worker pool has room, or the service is stopping."""
+        pool = self.container._worker_pool
+        while pool.free() == 0 and not self._stopping:
+            eventlet.sleep(0.005)
 
     def handle_message_processed(self, message: Message, result: Any = None, exc_info: ExcInfo | None = None) -> None:
         if exc_info is None:

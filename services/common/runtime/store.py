@@ -31,7 +31,15 @@ from egov.events.v1.cloud_event_pb2 import CloudEvent
 from services.common.config import amqp_uri, database_name, env_float, mongo_uri
 from services.common.events.broker import EventPublisher, Unroutable, declare_topology_where_allowed
 from services.common.events.envelope import REBUILD_HEADER, unpack
-from services.common.mongo_store import INBOX, OUTBOX, AlreadyProcessed, Cause, MongoStore, Transaction
+from services.common.mongo_store import (
+    INBOX,
+    OUTBOX,
+    AlreadyProcessed,
+    Cause,
+    MongoStore,
+    Transaction,
+    inbox_record,
+)
 from services.common.runtime import event_metrics, tracing
 from services.common.runtime.entrypoints import tolerate_lost_connections
 from services.common.telemetry import current_traceparent
@@ -112,20 +120,18 @@ class WorkerStore:
         distinct = list({e.id: e for e in events}.values())
 
         def apply(tx: Transaction) -> list[CloudEvent]:
-            keys = [f"{consumer}:{e.id}" for e in distinct]
+            now = datetime.now(UTC)
+            records = [inbox_record(consumer, e, now) for e in distinct]
             if rebuild:
                 fresh = distinct
-                now = datetime.now(UTC)
-                tx.db[INBOX].bulk_write(
-                    [UpdateOne({"_id": key}, {"$set": {"rebuilt_at": now}, "$setOnInsert": {"type": e.type, "at": now}},
-                               upsert=True) for key, e in zip(keys, fresh, strict=True)],
-                    ordered=False, session=tx.session)
+                tx.db[INBOX].bulk_write([_reprocessed(r, now) for r in records], ordered=False, session=tx.session)
             else:
+                keys = [r["_id"] for r in records]
                 seen = {d["_id"] for d in tx.db[INBOX].find({"_id": {"$in": keys}}, {"_id": 1}, session=tx.session)}
-                fresh = [e for key, e in zip(keys, distinct, strict=True) if key not in seen]
+                fresh = [e for r, e in zip(records, distinct, strict=True) if r["_id"] not in seen]
                 if fresh:
-                    tx.db[INBOX].insert_many([{"_id": f"{consumer}:{e.id}", "type": e.type, "at": datetime.now(UTC)}
-                                              for e in fresh], ordered=False, session=tx.session)
+                    tx.db[INBOX].insert_many([r for r in records if r["_id"] not in seen], ordered=False,
+                                             session=tx.session)
             project(tx, fresh)
             if tx.emitted:
                 raise RuntimeError("a batch of events emitted events: process such events one by one (handle_event)")
@@ -146,12 +152,16 @@ class WorkerStore:
                      traceparent=current_traceparent() or str(data.get("traceparent", "")))
 
 
+def _reprocessed(record: dict[str, Any], now: datetime) -> UpdateOne:
+    """The inbox record of a rebuilt event (the key of Transaction.mark_processed), kept or made."""
+    return UpdateOne({"_id": record["_id"]},
+                     {"$set": {"rebuilt_at": now}, "$setOnInsert": {k: v for k, v in record.items() if k != "_id"}},
+                     upsert=True)
+
+
 def _mark_reprocessed(tx: Transaction, event: CloudEvent, consumer: str) -> None:
-    """The inbox record of a rebuilt event (same key as Transaction.mark_processed), kept or made."""
-    tx.db[INBOX].update_one(
-        {"_id": f"{consumer}:{event.id}"},
-        {"$set": {"rebuilt_at": datetime.now(UTC)}, "$setOnInsert": {"type": event.type, "at": datetime.now(UTC)}},
-        upsert=True, session=tx.session)
+    now = datetime.now(UTC)
+    tx.db[INBOX].bulk_write([_reprocessed(inbox_record(consumer, event, now), now)], session=tx.session)
 
 
 class Store(DependencyProvider):  # type: ignore[misc]
