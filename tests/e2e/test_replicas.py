@@ -3,7 +3,8 @@ gateways, each with its own message-log chain, on the real broker and SecantusDB
 service compete for the same queues. Journeys go through both gateways while one replica of
 payments and one of notifications are killed mid-run and not restarted: every journey completes and
 nothing a user can see happens twice (one bill, one settlement, one shipment, one message per
-channel), and each gateway's chain verifies. Counts only: nothing here asserts on time.
+channel), and each gateway's chain verifies. Both procedures replicas run the deadline watch: a
+dossier gone overdue is announced once per deadline. Counts only: nothing here asserts on time.
 """
 
 import signal
@@ -23,6 +24,7 @@ from deploy.local.journey import Citizen, Journey, one_stop_roles, read_mailbox,
 from deploy.local.stack import BIN, Stack
 from egov.procedures.v1 import procedures_pb2 as pp
 from services.common.operator_signing import sign_as_operator
+from tests.integration.test_deadline_watch import accepted_long_ago
 from tests.integration.test_faults import PATIENCE, SERVANT_PASSWORD, retrying
 from tests.support import eventually
 
@@ -30,6 +32,8 @@ pytestmark = pytest.mark.e2e
 JOURNEYS = 8
 COMPLETED = "egov.procedures.v1.DossierCompleted"
 SETTLED = "egov.payments.v1.PaymentSettled"
+OVERDUE = "egov.procedures.v1.DossierOverdue"
+WATCH_ENV = {"EGOV_WATCH_INTERVAL_SECONDS": "1"}     # both procedures replicas sweep every second
 
 
 @dataclass
@@ -41,8 +45,8 @@ class Replicated:
     procedure: pp.Procedure
     officer: str
 
-    def run_journey(self, index: int) -> str:
-        """One level-4 dossier, submitted, paid and worked through gateway `index` mod 2."""
+    def accepted_dossier(self, index: int) -> str:
+        """One level-4 dossier, submitted, paid and accepted through gateway `index` mod 2."""
         j = self.gateways[index % len(self.gateways)]
         citizen = self.citizens[index % len(self.citizens)]
         dossier = retrying(lambda: j.submit(citizen, self.procedure), "submit")
@@ -54,16 +58,35 @@ class Replicated:
 
         if wait_until(paid, f"{dossier.code} paid", PATIENCE).status == pp.DOSSIER_STATUS_SUBMITTED:
             retrying(lambda: j.receive(self.officer, dossier.code), f"{dossier.code} accepted")
-        if retrying(lambda: j.dossier(self.officer, dossier.code), "get").status == pp.DOSSIER_STATUS_IN_PROGRESS:
-            retrying(lambda: j.work(self.officer, dossier.code), f"work on {dossier.code}")
-        retrying(lambda: j.wait_status(citizen.token, dossier.code, pp.DOSSIER_STATUS_COMPLETED, PATIENCE),
-                 f"{dossier.code} completed")
         return str(dossier.code)
+
+    def run_journey(self, index: int) -> str:
+        """One level-4 dossier, accepted, worked and completed through gateway `index` mod 2."""
+        j = self.gateways[index % len(self.gateways)]
+        citizen = self.citizens[index % len(self.citizens)]
+        code = self.accepted_dossier(index)
+        if retrying(lambda: j.dossier(self.officer, code), "get").status == pp.DOSSIER_STATUS_IN_PROGRESS:
+            retrying(lambda: j.work(self.officer, code), f"work on {code}")
+        retrying(lambda: j.wait_status(citizen.token, code, pp.DOSSIER_STATUS_COMPLETED, PATIENCE),
+                 f"{code} completed")
+        return code
+
+    def overdue_alerts(self, code: str) -> int:
+        """DossierOverdue events archived for the dossier (one per deadline: its appointment, its step)."""
+        return int(self.mongo["egov_archive"]["events"].count_documents({"type": OVERDUE, "subject": code}))
+
+    def made_overdue(self, index: int) -> str:
+        """An accepted dossier whose acceptance is moved back months: both its deadlines are past,
+        and once both alerts are archived, a sweep has run since."""
+        code = self.accepted_dossier(index)
+        accepted_long_ago(self.mongo["egov_procedures"], code)
+        eventually(lambda: self.overdue_alerts(code) >= 2, f"both overdue alerts of {code}", timeout=PATIENCE)
+        return code
 
 
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
-    stack = Stack(tmp_path_factory.mktemp("replicas"), replicas=2)
+    stack = Stack(tmp_path_factory.mktemp("replicas"), replicas=2, extra_env=WATCH_ENV)
     channels: list[grpc.Channel] = []
     mongo: MongoClient = MongoClient(stack.mongo_uri, tz_aware=True)  # type: ignore[type-arg]
     try:
@@ -144,6 +167,16 @@ def test_journeys_over_two_gateways_with_replicas_killed_complete_once_each(repl
         return True
 
     eventually(each_email_arrived_once, "each e-mail of each dossier, once", timeout=PATIENCE)
+
+
+def test_the_deadline_watch_of_two_procedures_replicas_announces_each_deadline_once(replicated: Replicated) -> None:
+    assert all(replicated.stack.processes[name].poll() is None for name in ("procedures", "procedures-2"))
+    overdue = replicated.made_overdue(0)
+    later = replicated.made_overdue(1)            # both replicas have swept many times since the first
+    for code in (overdue, later):
+        assert replicated.overdue_alerts(code) == 2, code
+        marks = replicated.mongo["egov_procedures"]["deadline_alerts"].count_documents({"dossier_code": code})
+        assert marks == 2, code
 
 
 def test_each_gateway_served_and_its_message_log_chain_verifies(replicated: Replicated) -> None:

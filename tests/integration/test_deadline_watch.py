@@ -54,6 +54,14 @@ EXPECTED_OVERDUE = Counter({("DossierOverdue", ev.WATCHED_DEADLINE_DOSSIER): 1,
                             ("DossierOverdue", ev.WATCHED_DEADLINE_STEP): 1})
 
 
+def accepted_long_ago(procedures_db: Any, code: str) -> None:
+    """As if accepted on LONG_AGO: its step and its appointment are both past (procedures' database)."""
+    due = add_working_days(LONG_AGO, 10)
+    procedures_db["dossiers"].update_one({"_id": code}, {"$set": {
+        "accepted_at": datetime(2026, 1, 5, 2, 0, tzinfo=UTC), "due_date": due.isoformat(),
+        "legal_due_date": due.isoformat(), "queue_key": f"{due.isoformat()}|{code}"}})
+
+
 class Watched:
     def __init__(self, stack: Stack, service: Procedures, events: EventWatch) -> None:
         self.stack, self.service, self.events = stack, service, events
@@ -69,13 +77,6 @@ class Watched:
             applicant_citizen_id=citizen.subject, payment_method="PAYMENT_METHOD_AT_COUNTER"))
         self.service.call("accept_dossier", staff, code=filed["code"])
         return str(filed["code"])
-
-    def accepted_long_ago(self, code: str) -> None:
-        """As if accepted on LONG_AGO: its step and its appointment are both past."""
-        due = add_working_days(LONG_AGO, 10)
-        self.db["dossiers"].update_one({"_id": code}, {"$set": {
-            "accepted_at": datetime(2026, 1, 5, 2, 0, tzinfo=UTC), "due_date": due.isoformat(),
-            "legal_due_date": due.isoformat(), "queue_key": f"{due.isoformat()}|{code}"}})
 
     def alerts(self, code: str) -> Counter[tuple[str, int]]:
         """(event type, watched deadline) -> distinct events seen on the broker."""
@@ -98,7 +99,7 @@ class Watched:
     def overdue_marker(self, staff: Caller, citizen: Caller) -> str:
         """A dossier made overdue now: once its events arrive, a sweep has run after everything before."""
         code = self.accepted_dossier(staff, citizen)
-        self.accepted_long_ago(code)
+        accepted_long_ago(self.db, code)
         # Both of its alerts: they commit together but reach the broker one after the other.
         wait_until(lambda: self.alerts(code) == EXPECTED_OVERDUE, "the marker's alerts")
         return code
@@ -128,7 +129,7 @@ def test_two_replicas_and_a_restart_emit_each_alert_once(watched: Watched) -> No
     overdue = [watched.accepted_dossier(staff, citizen) for _ in range(4)]
     on_time = watched.accepted_dossier(staff, citizen)                   # due in 10 working days: quiet
     for code in overdue:
-        watched.accepted_long_ago(code)
+        accepted_long_ago(watched.db, code)
     for code in overdue:
         wait_until(lambda code=code: watched.alerts(code) == EXPECTED_OVERDUE, f"both alerts of {code}")
     first = watched.overdue_marker(staff, citizen)
