@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from pymongo import MongoClient
 from rich.console import Console
 
 from bench import agency_bench, broker_limits, catalogue_bench, raw_limits, supervision_bench
 from bench.cast import gateway_operations, make_cast
-from bench.db_ops import DatabaseCounters, over_budget, read_budget
+from bench.db_ops import DatabaseCounters, StackDatabases, over_budget, read_budget
 from bench.footprint import OTHER, CpuMeter, PeakSampler, snapshot
 from bench.gateway_bench import caller_signer, compare, wait_until_quiet
 from bench.journeys import Cast, EventWatcher, JourneyReport, check_end_state, drive
@@ -60,6 +59,9 @@ def main() -> int:
     parser.add_argument("--supervision-dossiers", type=int, default=1500,
                         help="SYNTHETIC dossiers for the supervision index phase (the issue's scale: 1,000,000; "
                              "1,500 keeps the whole run under 10 minutes: 5,000 took 10 of a 16-minute run)")
+    parser.add_argument("--separate-databases", action="store_true",
+                        help="each component's database on a SecantusDB server of its own (mongo-<component>), "
+                             "as production may give each its own MongoDB; default: one server for all")
     parser.add_argument("--mongo-uri-options", default="",
                         help="experiment: options appended to every process's MongoDB URI, e.g. retryWrites=false")
     args = parser.parse_args()
@@ -71,7 +73,7 @@ def main() -> int:
 
     workdir = OUT / "stack"
     shutil.rmtree(workdir, ignore_errors=True)
-    stack = Stack(workdir, replicas=args.replicas, extra_env=BENCH_ENV)
+    stack = Stack(workdir, replicas=args.replicas, extra_env=BENCH_ENV, separate_databases=args.separate_databases)
     if args.mongo_uri_options:
         stack.mongo_uri += "&" + args.mongo_uri_options
     with platform_for(stack, "benchmark", console.print):
@@ -117,7 +119,8 @@ def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None
         if "gateway" not in args.skip:
             console.print("[bold]gateway vs direct nameko RPC[/]")
             operations = gateway_operations(journey, cast.citizens[0], public_key(stack))
-            with phase(stack, "gateway", footprint, results, args.profile, ("gateway", "procedures", "mongo")):
+            with phase(stack, "gateway", footprint, results, args.profile,
+                       ("gateway", "procedures", stack.database_server("procedures"))):
                 results["gateway"] = [c.row() for op in operations for c in compare(
                     channel, rpc, caller_signer(stack.env()), stack.amqp_uri, stack.processes, op,
                     tuple(args.concurrency), args.seconds, echo,
@@ -162,7 +165,7 @@ def measure_journeys(stack: Stack, journeys: list[Journey], cast: Cast, concurre
     console.print(f"[bold]journeys[/]: {concurrency} at once for {args.journey_seconds:.0f} s through "
                   f"{len(journeys)} gateway(s), {stack.replicas} replica(s) of each service")
     watcher = EventWatcher(stack.amqp_uri)
-    mongo: MongoClient[Any] = MongoClient(stack.mongo_uri)
+    databases = StackDatabases(stack)
     counters = DatabaseCounters(stack.mongo_uris())
     name = f"journeys x{concurrency}"
     try:
@@ -170,13 +173,13 @@ def measure_journeys(stack: Stack, journeys: list[Journey], cast: Cast, concurre
         # The phase ends when the event backlog has drained: the CPU and the database operations per
         # journey include the work the journeys left queued behind them.
         with phase(stack, name, results["footprint"], results, args.profile,
-                   ("gateway", "procedures", "notifications", "mongo")):
+                   ("gateway", "procedures", "notifications", stack.database_server("procedures"))):
             runs, in_window, window = drive(journeys, watcher, cast, concurrency, args.journey_seconds, warmup=5.0)
             drained = wait_until_quiet(stack.amqp_uri)
         done = sum(1 for r in runs if not r.error)
         db_ops = counters.per_journey(before, counters.snapshot(), done)
         report = JourneyReport(concurrency, window, runs, in_window,
-                               check_end_state(mongo, watcher, [r.code for r in runs]))
+                               check_end_state(databases, watcher, [r.code for r in runs]))
         row = report.row()
         row["backlog_drain_s"] = round(drained, 1)
         row["replicas"] = stack.replicas
@@ -191,7 +194,7 @@ def measure_journeys(stack: Stack, journeys: list[Journey], cast: Cast, concurre
     finally:
         counters.close()
         watcher.close()
-        mongo.close()
+        databases.close()
 
 
 def cpu_per_journey(cpu_s: dict[str, float], journeys: int) -> dict[str, float]:
@@ -294,8 +297,9 @@ def measure_replay(stack: Stack, events: int = 5000, rounds: int = 3) -> dict[st
         replay.start_archive(stack)
     tag = f"bench-{time.time_ns()}"
     archived = replay.synthetic_events(events, tag)
-    replay.archive(stack.amqp_uri, stack.mongo_uri, archived)
-    comparison = replay.compare(stack.amqp_uri, stack.mongo_uri, archived, EventQuery(correlation_id=tag), rounds)
+    archive_uri = stack.database_uri("archive")
+    replay.archive(stack.amqp_uri, archive_uri, archived)
+    comparison = replay.compare(stack.amqp_uri, archive_uri, archived, EventQuery(correlation_id=tag), rounds)
     console.print(comparison.report(events))
     # The headline is what `egov-events replay` does by default: read the envelopes from the index.
     return {"events": events, "rounds": rounds, "raw_per_s": round(statistics.median(comparison.raw)),

@@ -180,7 +180,7 @@ class Setup:
 
     def __init__(self, stack: Stack, certs: Path, agency_ports: dict[str, int], dossier_code: str) -> None:
         self.stack = stack
-        self.mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_uri)
+        self.mongo: MongoClient[dict[str, Any]] = MongoClient(stack.database_uri("gateway"))
         self.log = MongoLogStore(self.mongo, GATEWAY_DB)
         desk_pem = certs / "agencies" / f"{file_name(DESK)}.pem"
         stack.register(one_stop_desk(DESK_LIMITS, grants=()))
@@ -369,7 +369,8 @@ def profile_gateway(stack: Stack, setup: Setup, concurrency: int, seconds: float
         console.print("[yellow]py-spy not installed: no profile (pip install py-spy)[/]")
         return {}
     wait_until_quiet(stack.amqp_uri)
-    processes = {"gateway": GATEWAYS["gateway"].process, "mongo": "mongo", "procedures": "procedures"}
+    processes = {"gateway": GATEWAYS["gateway"].process, "mongo": stack.database_server("gateway"),
+                 "procedures": "procedures"}
     for name, process in processes.items():
         profiler.start(name, stack.pids()[process])
     profiled_seconds = max(3 * seconds, 12.0)

@@ -67,7 +67,7 @@ def queries(units: dict[str, list[str]], tiers: list[str]) -> dict[str, list[pp.
 
 def run_on(stack: Stack, seconds: float, progress: Callable[[str], None] = print) -> dict[str, Any]:
     progress("catalogue at the seed's scale (a synthetic catalogue of 2,585 procedures)")
-    client: MongoClient[Any] = MongoClient(stack.mongo_uri, tz_aware=True)
+    client: MongoClient[Any] = MongoClient(stack.database_uri("procedures"), tz_aware=True)
     try:
         store = MongoCatalogueStore(client, stack.env().get("EGOV_PROCEDURES_DB") or "egov_procedures")
         before = load_catalogue(store)

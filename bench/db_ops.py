@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from pymongo import MongoClient
+from pymongo.database import Database
+
+from deploy.local.stack import Stack
+from deploy.users import database
 
 KINDS = ("find", "insert", "update", "remove", "getmore", "commands")
 _TOP_SECTION = {"queries": "find", "insert": "insert", "update": "update", "remove": "remove",
@@ -35,6 +39,25 @@ Counts = dict[str, dict[str, int]]   # namespace -> kind -> commands
 def service_of(namespace: str) -> str | None:
     db = namespace.split(".", 1)[0]
     return db.removeprefix("egov_") if db.startswith("egov_") else None
+
+
+class StackDatabases:
+    """Each component's database on whichever server the stack put it (`Stack.database_uri`): one
+    server, or one per component with `separate_databases`. Called with a component's name."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._clients: dict[str, MongoClient[Any]] = {}
+
+    def __call__(self, component: str) -> Database[Any]:
+        uri = self._stack.database_uri(component)
+        if uri not in self._clients:
+            self._clients[uri] = MongoClient(uri, tz_aware=True)
+        return self._clients[uri][database(component)]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
 
 
 class DatabaseCounters:

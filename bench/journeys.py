@@ -18,7 +18,7 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
-from pymongo import MongoClient
+from pymongo.database import Database
 
 from bench.measure import percentile
 from deploy.local.journey import Citizen, Journey
@@ -242,21 +242,23 @@ def drive(journeys: Sequence[Journey], watcher: EventWatcher, cast: Cast, concur
     return runs, in_window, seconds
 
 
-def check_end_state(mongo: MongoClient[Any], watcher: EventWatcher, codes: Sequence[str]) -> dict[str, Any]:
+def check_end_state(databases: Callable[[str], Database[Any]], watcher: EventWatcher,
+                    codes: Sequence[str]) -> dict[str, Any]:
     """Per dossier: COMPLETED; exactly one bill, PAID; exactly one PaymentSettled event; exactly one
-    shipment, DELIVERED; exactly one completion notification per chosen channel, sent."""
+    shipment, DELIVERED; exactly one completion notification per chosen channel, sent. `databases`
+    gives a component's database (bench.db_ops.StackDatabases)."""
     codes = [c for c in codes if c]
-    dossiers = {d["_id"]: d["status"] for d in mongo["egov_procedures"]["dossiers"].find(
+    dossiers = {d["_id"]: d["status"] for d in databases("procedures")["dossiers"].find(
         {"_id": {"$in": codes}}, {"status": 1})}
     bills: dict[str, list[str]] = defaultdict(list)
-    for b in mongo["egov_payments"]["bills"].find({"dossier_code": {"$in": codes}}, {"dossier_code": 1, "status": 1}):
+    for b in databases("payments")["bills"].find({"dossier_code": {"$in": codes}}, {"dossier_code": 1, "status": 1}):
         bills[b["dossier_code"]].append(b["status"])
     shipments: dict[str, list[str]] = defaultdict(list)
-    for s in mongo["egov_postal"]["shipments"].find({"dossier_code": {"$in": codes}},
+    for s in databases("postal")["shipments"].find({"dossier_code": {"$in": codes}},
                                                    {"dossier_code": 1, "status": 1}):
         shipments[s["dossier_code"]].append(s["status"])
     told: dict[str, Counter[str]] = defaultdict(Counter)
-    for n in mongo["egov_notifications"]["notifications"].find(
+    for n in databases("notifications")["notifications"].find(
             {"dossier_code": {"$in": codes}, "event_type": COMPLETED}, {"dossier_code": 1, "channel": 1, "status": 1}):
         told[n["dossier_code"]][f"{n['channel']}:{n['status']}"] += 1
     problems: Counter[str] = Counter()

@@ -151,8 +151,9 @@ def main() -> int:
             start_archive(stack)
             tag = f"bench-{time.time_ns()}"
             events = synthetic_events(args.events, tag)
-            archive(stack.amqp_uri, stack.mongo_uri, events)
-            comparison = compare(stack.amqp_uri, stack.mongo_uri, events, EventQuery(correlation_id=tag), args.rounds)
+            archive_uri = stack.database_uri("archive")
+            archive(stack.amqp_uri, archive_uri, events)
+            comparison = compare(stack.amqp_uri, archive_uri, events, EventQuery(correlation_id=tag), args.rounds)
             print(comparison.report(args.events))
         finally:
             stack.stop()

@@ -94,7 +94,7 @@ def projection_rate(stack: Stack, events: list[Any], say: Callable[[str], None],
     """Events/s from the first publish until the inbox holds them all. They go straight to the
     service's queue with up to 1,000 unconfirmed, as `egov-events replay --to-service supervision`
     sends them, so the publisher (tens of thousands a second) does not bound what is measured."""
-    client: MongoClient[Any] = MongoClient(stack.mongo_uri)
+    client: MongoClient[Any] = MongoClient(stack.database_uri("supervision"))
     inbox = client["egov_supervision"][INBOX]
     before = inbox.estimated_document_count()
     items = [Outgoing(offset, e.id, {}, encode(e)) for offset, e in enumerate(events)]
@@ -154,12 +154,13 @@ def projection_cost(stack: Stack, events: list[Any], say: Callable[[str], None],
     """The projection rate; per event, the database operations the server counted meanwhile and the CPU
     time of the supervision service and SecantusDB."""
     counters = DatabaseCounters(stack.mongo_uris())
+    server = stack.database_server("supervision")
     try:
         before = counters.snapshot()
         if profiler is not None:
-            for name in ("supervision", "mongo"):
-                profiler.start(name, stack.processes[name].pid)
-        cpu = CpuMeter({name: stack.processes[name] for name in ("supervision", "mongo")}).start()
+            for name, process in (("supervision", "supervision"), ("mongo", server)):
+                profiler.start(name, stack.processes[process].pid)
+        cpu = CpuMeter({"supervision": stack.processes["supervision"], "mongo": stack.processes[server]}).start()
         try:
             rate = projection_rate(stack, events, say)
         finally:
@@ -192,7 +193,7 @@ def run_on(stack: Stack, dossiers: int, say: Callable[[str], None] = print,
     raw = raw_consume_rate(stack.amqp_uri, bodies)
     say(f"supervision: raw {raw:,.0f} events/s; projecting")
     projected, per_event = projection_cost(stack, events, say, profiler)
-    client: MongoClient[Any] = MongoClient(stack.mongo_uri)
+    client: MongoClient[Any] = MongoClient(stack.database_uri("supervision"))
     counters = client["egov_supervision"]["counters"].count_documents({})
     client.close()
     latency = get_index_latency(stack)

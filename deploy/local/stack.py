@@ -12,6 +12,10 @@ own database only, and a root user for the rest.
 service compete for the same queues (as the same users), each gateway writes its own message-log chain
 (named after its process, as a pod's after its name), and the archive runs once (one ordered reader of
 its stream).
+`separate_databases=True` gives each component's database a SecantusDB server of its own
+(`mongo-<component>`), as production may give each its own MongoDB; the stack's `mongo` server keeps
+the rest (tests' and the bench's scratch databases). One server is the default: tests and operator
+commands reach every database through `mongo_uri`; with separate servers, `database_uri(component)`.
 Nothing happens at import. About 500 lines: the environment of every process (`env`) is the one
 table of settings a local stack has, kept whole here rather than spread over the components.
 """
@@ -73,9 +77,11 @@ def _rabbitmqctl(*args: str, stdin: str | None = None) -> None:
 class Stack:
     def __init__(self, workdir: Path, *, ports: Ports | None = None, broker_uri: str | None = None,
                  vhost: str | None = None, mongo_uri: str | None = None,
-                 extra_env: dict[str, str] | None = None, replicas: int = 1) -> None:
+                 extra_env: dict[str, str] | None = None, replicas: int = 1,
+                 separate_databases: bool = False) -> None:
         self.workdir = workdir
         self.replicas = replicas
+        self.separate_databases = separate_databases and not mongo_uri
         self._replica_ports: dict[str, int] = {}
         self.ports = ports or Ports()
         base = broker_uri or os.environ.get("EGOV_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -107,8 +113,28 @@ class Stack:
         return self.runner.processes
 
     def mongo_uris(self) -> list[str]:
-        """Every database server of the stack (what a meter reading server counters needs)."""
-        return [self.mongo_uri]
+        """Every database server of the stack, as root (what a meter reading server counters needs)."""
+        return [self.mongo_uri, *(self.database_uri(c) for c in self._own_servers())]
+
+    def database_uri(self, component: str) -> str:
+        """The root URI of the server holding the component's database."""
+        if component not in self._own_servers():
+            return self.mongo_uri
+        return self._server_uri("root", self.database_server(component))
+
+    def database_server(self, component: str) -> str:
+        """The name of the process holding the component's database: `mongo` or `mongo-<component>`."""
+        return f"mongo-{component}" if component in self._own_servers() else "mongo"
+
+    def _own_servers(self) -> tuple[str, ...]:
+        return COMPONENTS if self.separate_databases else ()
+
+    def _server_port(self, server: str) -> int:
+        return self.ports.mongo if server == "mongo" else self._replica_port(server)
+
+    def _server_uri(self, user: str, server: str) -> str:
+        return (f"mongodb://{user}:{self.mongo_passwords[user]}@127.0.0.1:{self._server_port(server)}/"
+                "?directConnection=true&retryWrites=false&authSource=admin")
 
     def pids(self) -> dict[str, int]:
         """The running processes' ids by name (what a meter or a profiler needs)."""
@@ -186,8 +212,7 @@ class Stack:
         user = component if component in self.mongo_passwords else "root"
         if user not in self.mongo_passwords:
             return self.mongo_uri
-        return (f"mongodb://{user}:{self.mongo_passwords[user]}@127.0.0.1:{self.ports.mongo}/"
-                "?directConnection=true&retryWrites=false&authSource=admin")
+        return self._server_uri(user, self.database_server(component) if user != "root" else "mongo")
 
     def service_env(self, name: str) -> dict[str, str]:
         env = self.env()
@@ -229,7 +254,7 @@ class Stack:
     # -- the components ---------------------------------------------------------------------------
     def components(self, services: Iterable[str] = SERVICES, gateway: bool = True) -> list[Component]:
         """Every process of the stack, in start order."""
-        found = [] if self.external_mongo else [self.mongo()]
+        found = [] if self.external_mongo else self.mongo()
         found += [self.simulator(name) for name in SIMULATORS]
         found += [self.service(replica) for name in services for replica in self.replica_names(name)]
         if gateway:
@@ -238,14 +263,22 @@ class Stack:
                 found += self.gateway(name, self.gateway_replica_env(name))
         return found
 
-    def _mongo_server(self, auth: bool = True) -> list[str]:
-        argv = [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(self.ports.mongo),
-                "--storage-path", str(self.workdir / "mongo"), "--log-level", "WARNING"]
+    def _mongo_server(self, server: str = "mongo", auth: bool = True) -> list[str]:
+        argv = [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(self._server_port(server)),
+                "--storage-path", str(self.workdir / server), "--log-level", "WARNING"]
         return [*argv, "--auth"] if auth else argv
 
-    def mongo(self) -> Component:
-        return Component("mongo", self._mongo_server(), self.env(),
-                         lambda proc: wait_for_port(self.ports.mongo, 60, proc, "SecantusDB"), tier=0)
+    def _servers(self) -> list[str]:
+        return ["mongo", *(self.database_server(c) for c in self._own_servers())]
+
+    def mongo(self) -> list[Component]:
+        """The database server, and with `separate_databases` one more per component."""
+        return [self._database_component(server) for server in self._servers()]
+
+    def _database_component(self, server: str) -> Component:
+        port = self._server_port(server)
+        return Component(server, self._mongo_server(server), self.env(),
+                         lambda proc: wait_for_port(port, 60, proc, server), tier=0)
 
     def _mongo_passwords(self) -> dict[str, str]:
         stored = self.workdir / "mongo-users.json"
@@ -255,33 +288,45 @@ class Stack:
 
     def _provision_mongo_users(self) -> None:
         """SecantusDB makes users only while it runs without --auth: the first start on a data directory
-        runs it once without, on loopback, to create them (as deploy/docker/mongodb_standin.py does)."""
-        marker = self.workdir / "mongo" / ".egov-users"
-        if marker.exists():
+        runs it once without, on loopback, to create them (as deploy/docker/mongodb_standin.py does).
+        Every server gets the root user; a component's user is made on the server of its database."""
+        pending = [s for s in self._servers() if not (self.workdir / s / ".egov-users").exists()]
+        if not pending:
             return
         from pymongo import MongoClient
 
-        process = subprocess.Popen(self._mongo_server(auth=False), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes = {}
+        for server in pending:                  # side by side: each takes seconds to open its store
+            (self.workdir / server).mkdir(parents=True, exist_ok=True)
+            processes[server] = subprocess.Popen(self._mongo_server(server, auth=False), stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL)
         try:
-            wait_for_port(self.ports.mongo, 60, process, "SecantusDB (provisioning users)")
-            client: MongoClient[dict[str, Any]] = MongoClient(
-                f"mongodb://127.0.0.1:{self.ports.mongo}/?directConnection=true", serverSelectionTimeoutMS=10000)
-            try:
-                client.admin.command("createUser", "root", pwd=self.mongo_passwords["root"],
-                                     roles=[{"role": "root", "db": "admin"}])
-                for component in COMPONENTS:
-                    db = self.env().get(f"EGOV_{component.upper()}_DB") or database(component)
-                    client.admin.command("createUser", component, pwd=self.mongo_passwords[component],
-                                         roles=[{"role": "readWrite", "db": db}])
-            finally:
-                client.close()
+            for server, process in processes.items():
+                wait_for_port(self._server_port(server), 60, process, f"{server} (provisioning users)")
+                client: MongoClient[dict[str, Any]] = MongoClient(
+                    f"mongodb://127.0.0.1:{self._server_port(server)}/?directConnection=true",
+                    serverSelectionTimeoutMS=10000)
+                try:
+                    client.admin.command("createUser", "root", pwd=self.mongo_passwords["root"],
+                                         roles=[{"role": "root", "db": "admin"}])
+                    for component in COMPONENTS:
+                        if self.database_server(component) != server:
+                            continue
+                        db = self.env().get(f"EGOV_{component.upper()}_DB") or database(component)
+                        client.admin.command("createUser", component, pwd=self.mongo_passwords[component],
+                                             roles=[{"role": "readWrite", "db": db}])
+                finally:
+                    client.close()
         finally:
-            process.terminate()
-            process.wait(timeout=60)
+            for process in processes.values():
+                process.terminate()
+            for process in processes.values():
+                process.wait(timeout=60)
         descriptor = os.open(self.workdir / "mongo-users.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as stored:          # never readable by others, not even briefly
             json.dump(self.mongo_passwords, stored)
-        marker.write_text("users created\n")
+        for server in pending:
+            (self.workdir / server / ".egov-users").write_text("users created\n")
 
     def simulator(self, name: str) -> Component:
         p, certs = self.ports, self.workdir / "certs"
@@ -388,7 +433,8 @@ class Stack:
         from services.procedures.adapters.catalogue_store import MongoCatalogueStore
         from services.procedures.catalogue_admin import import_shipped
 
-        client: MongoClient[dict[str, Any]] = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=10000, tz_aware=True)
+        uri = self.database_uri("procedures")
+        client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=10000, tz_aware=True)
         try:
             import_shipped(MongoCatalogueStore(client, self.env().get("EGOV_PROCEDURES_DB") or "egov_procedures"))
         finally:
@@ -493,7 +539,7 @@ class Stack:
     def register(self, document: dict[str, Any], timeout: float = 15) -> int:
         """Add what a members file declares (deploy/registrations.py) to the gateway's registry,
         paths relative to the stack's certificates, and wait until a running gateway serves it."""
-        return registrations.register(self.mongo_uri, self.env().get("EGOV_GATEWAY_DB") or "egov_gateway",
+        return registrations.register(self.database_uri("gateway"), self.env().get("EGOV_GATEWAY_DB") or "egov_gateway",
                                       document, self.workdir / "certs", timeout)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

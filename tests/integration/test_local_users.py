@@ -69,3 +69,27 @@ def _each_component_reads_and_writes_only_its_own_database(stack: Stack) -> None
     finally:
         payments.close()
         anyone.close()
+
+
+def test_separate_databases_put_each_component_on_a_server_of_its_own(tmp_path: Path) -> None:
+    """`Stack(separate_databases=True)` (the bench's `--separate-databases`): procedures writes to
+    its own server, where its user exists, and nothing of it reaches the stack's main server."""
+    stack = Stack(tmp_path, separate_databases=True)
+    stack.start(services=("procedures",), gateway=False)
+    try:
+        running = {name for name, proc in stack.processes.items() if proc.poll() is None}
+        assert {"mongo", "mongo-procedures", "mongo-payments", "mongo-gateway"} <= running
+        own = stack.database_uri("procedures")
+        assert own != stack.mongo_uri and stack.database_server("procedures") == "mongo-procedures"
+        assert stack.service_env("procedures")["EGOV_MONGO_URI"] == stack.component_mongo_uri("procedures")
+        with MongoClient(own) as server, MongoClient(stack.mongo_uri) as main, \
+                MongoClient(stack.component_mongo_uri("procedures")) as procedures:
+            assert server["egov_procedures"]["catalogue_procedures"].count_documents({}) > 0   # the import
+            eventually(lambda: "outbox" in server["egov_procedures"].list_collection_names(),
+                       "procedures' own collections on its server")
+            assert "egov_procedures" not in main.list_database_names()
+            procedures["egov_procedures"]["probe"].insert_one({"_id": "written by procedures"})
+            assert server["egov_procedures"]["probe"].count_documents({}) == 1
+        assert set(stack.mongo_uris()) >= {stack.mongo_uri, own, stack.database_uri("archive")}
+    finally:
+        stack.stop()
