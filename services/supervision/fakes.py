@@ -71,7 +71,8 @@ class InMemoryCounters:
                     held = held.setdefault(part, {})
                 held[leaf] = held.get(leaf, 0) + n
 
-    def find(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def find(self, scopes: list[str], buckets: list[str]) -> dict[str, dict[str, Any]]:
+        ids = [counter_id(scope, bucket) for scope in scopes for bucket in buckets]
         return {i: copy.deepcopy(self.documents[i]) for i in ids if i in self.documents}
 
 

@@ -60,7 +60,7 @@ def get_index(store: Reader, tree: UnitTree, request: pb.GetIndexRequest, caller
     check_scope(scope, caller, tree)
     children = _children(tree, scope)
     keys = [scope.key, *(c.key for c in children)]
-    docs = store.repository(CounterRepository).find([counter_id(k, m) for k in keys for m in [*months, OPEN]])
+    docs = store.repository(CounterRepository).find(keys, [*months, OPEN])
     dossiers = store.repository(DossierFactsRepository)
     as_of = on.isoformat()
 

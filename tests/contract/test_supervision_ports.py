@@ -110,23 +110,24 @@ def test_a_procedure_is_named_by_its_dossiers(dossiers: DossierFactsRepository) 
 
 
 def test_counters_are_created_moved_and_kept_at_zero(counters: CounterRepository) -> None:
-    assert counters.find(["unit:46|2026-03"]) == {}
+    assert counters.find(["unit:46"], ["2026-03"]) == {}
     counters.add({("unit:46", "2026-03"): {"received": 1, "received_online": 1, "days.3": 1, "days_sum": 3},
                   ("unit:46", "open"): {"due.2026-03-10": 1},
                   ("agency:000.01.31.H57", "2026-03"): {"received": 1}})
     counters.add({("unit:46", "2026-03"): {"received": 1, "days.3": 1, "days.12": 1},
                   ("unit:46", "open"): {"due.2026-03-10": -1, "due.none": 1}})
     counters.add({})
-    found = counters.find(["unit:46|2026-03", "unit:46|open", "unit:46|2026-04"])
+    found = counters.find(["unit:46", "unit:47"], ["2026-03", "open", "2026-04"])
     assert found == {
         "unit:46|2026-03": {"_id": "unit:46|2026-03", "scope": "unit:46", "bucket": "2026-03", "received": 2,
                             "received_online": 1, "days_sum": 3, "days": {"3": 2, "12": 1}},
         "unit:46|open": {"_id": "unit:46|open", "scope": "unit:46", "bucket": "open",
                          "due": {"2026-03-10": 0, "none": 1}}}
-    assert counters.find(["agency:000.01.31.H57|2026-03"])["agency:000.01.31.H57|2026-03"]["received"] == 1
+    assert counters.find(["agency:000.01.31.H57"], ["2026-03"])["agency:000.01.31.H57|2026-03"]["received"] == 1
+    assert counters.find(["unit:46", "agency:000.01.31.H57"], ["2026-04"]) == {}       # every scope, those buckets
 
 
 def test_what_is_read_is_a_copy(counters: CounterRepository) -> None:
     counters.add({("unit:46", "2026-03"): {"days.3": 1}})
-    counters.find(["unit:46|2026-03"])["unit:46|2026-03"]["days"]["3"] = 99
-    assert counters.find(["unit:46|2026-03"])["unit:46|2026-03"]["days"] == {"3": 1}
+    counters.find(["unit:46"], ["2026-03"])["unit:46|2026-03"]["days"]["3"] = 99
+    assert counters.find(["unit:46"], ["2026-03"])["unit:46|2026-03"]["days"] == {"3": 1}

@@ -77,7 +77,7 @@ def issued(code: str = CODE, day: str = "2026-03-06", timeliness: int = pp.TIMEL
 
 
 def counters(store: InMemoryStore, scope: str, bucket: str) -> dict[str, Any]:
-    found = store.repository(CounterRepository).find([f"{scope}|{bucket}"])
+    found = store.repository(CounterRepository).find([scope], [bucket])
     doc = found.get(f"{scope}|{bucket}", {})
     return {k: v for k, v in doc.items() if k not in ("_id", "scope", "bucket")}
 
