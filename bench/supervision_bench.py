@@ -55,7 +55,7 @@ from services.archive.replay.publisher import READ_BATCH, Feed, Outgoing, Window
 from services.archive.replay.sources import BatchSource
 from services.common.caller import Caller, CallerKind
 from services.common.events.envelope import encode
-from services.common.mongo_store import INBOX
+from services.common.mongo_store import INBOX, inbox_key
 from services.common.roles import Appointment, Role
 from services.common.tokens import issue_token
 from services.common.topology import subscription
@@ -124,7 +124,7 @@ def projection_rate(stack: Stack, events: Iterator[Any], say: Callable[[str], No
             # Wait for the inbox record of a batch sent AHEAD ago, by _id: counting the inbox would
             # scan it, and slowed the projection by a fifth when polled here.
             while marks and sent.count - marks[0][0] >= AHEAD:
-                while inbox.find_one({"_id": f"supervision:{marks[0][1]}"}, {"_id": 1}) is None:
+                while inbox.find_one({"_id": inbox_key("supervision", marks[0][1])}, {"_id": 1}) is None:
                     time.sleep(0.2)
                 marks.popleft()
             yield [Outgoing(sent.count + i, e.id, {}, encode(e)) for i, e in enumerate(chunk)]
@@ -146,7 +146,7 @@ def projection_rate(stack: Stack, events: Iterator[Any], say: Callable[[str], No
     say(f"  published {stats.confirmed:,} events at {stats.rate:,.0f}/s, at most {AHEAD:,} ahead of the projection")
     # Counting the inbox scans it on SecantusDB (a third of its CPU at 100,000 dossiers, polled every
     # 0.2 s): poll for the last event's record by _id, and count only for progress and at the end.
-    last_key, last_said = f"supervision:{sent.last_id}", time.perf_counter()
+    last_key, last_said = inbox_key("supervision", sent.last_id), time.perf_counter()
     while True:
         if inbox.find_one({"_id": last_key}, {"_id": 1}) is not None and projected() >= sent.count:
             break

@@ -16,8 +16,9 @@ its stream).
 (`mongo-<component>`), as production may give each its own MongoDB; the stack's `mongo` server keeps
 the rest (tests' and the bench's scratch databases). One server is the default: tests and operator
 commands reach every database through `mongo_uri`; with separate servers, `database_uri(component)`.
-Nothing happens at import. About 500 lines: the environment of every process (`env`) is the one
-table of settings a local stack has, kept whole here rather than spread over the components.
+Nothing happens at import. About 560 lines: the environment of every process (`env`) is the one
+table of settings a local stack has, kept whole here rather than spread over the components; the
+database servers' half (ports, users, URIs) could be a module of its own.
 """
 
 import contextlib

@@ -30,9 +30,14 @@ INBOX = "inbox"
 TRACES = "trace_contexts"
 
 
+def inbox_key(consumer: str, event_id: str) -> str:
+    """The _id of the inbox record that `consumer` processed the event."""
+    return f"{consumer}:{event_id}"
+
+
 def inbox_record(consumer: str, event: CloudEvent, at: datetime) -> dict[str, Any]:
     """The inbox's record that `consumer` processed `event` (its _id is the key looked up)."""
-    return {"_id": f"{consumer}:{event.id}", "type": event.type, "at": at}
+    return {"_id": inbox_key(consumer, event.id), "type": event.type, "at": at}
 
 
 class AlreadyProcessed(Exception):

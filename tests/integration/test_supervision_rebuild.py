@@ -21,7 +21,7 @@ from bench.dossier_history import Place, dossier_events
 from deploy.local.stack import Stack
 from services.archive.replay.publisher import Outgoing, WindowedPublisher, memory_feed
 from services.common.events.envelope import encode
-from services.common.mongo_store import INBOX
+from services.common.mongo_store import INBOX, inbox_key
 from services.common.topology import subscription
 from services.supervision import handlers
 from services.supervision.adapters.repository import DossierFactsRepository
@@ -115,7 +115,7 @@ def test_the_service_stopped_mid_stream_loses_no_event(stack: Stack, db: Any) ->
     sent = WindowedPublisher(stack.amqp_uri, subscription("supervision").queue).run(
         memory_feed([Outgoing(i, e.id, {}, encode(e)) for i, e in enumerate(events)]))
     assert sent.confirmed == len(events)
-    keys = [f"supervision:{e.id}" for e in events]
+    keys = [inbox_key("supervision", e.id) for e in events]
 
     def projected() -> int:
         return int(db[INBOX].count_documents({"_id": {"$in": keys}}))
