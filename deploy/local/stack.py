@@ -3,26 +3,20 @@ the nameko services and the gateway with its agency front. `make run`, the tests
 
 What runs is declared in `components()`, one `Component` per process (argv, environment, readiness,
 stop tier); deploy/local/runner.py starts, stops and supervises them. Each stack gets its own
-RabbitMQ virtual host and database server, so stacks never see each other's messages or data; in its
-vhost each component connects as a broker user of its own with deploy/users.py's permissions, as in
-compose and Kubernetes (the stack itself, tests and operator commands use the administrator's), and
-the same for SecantusDB, which runs with authentication: a user per component with readWrite on its
-own database only, and a root user for the rest.
+RabbitMQ virtual host and database server, so stacks never see each other's messages or data; in
+both, each component connects as a user of its own (deploy/local/broker_vhost.py,
+deploy/local/database_servers.py), as in compose and Kubernetes.
 `replicas=2` runs every service and the gateway twice, as k8s/overlays/prod does: the replicas of a
 service compete for the same queues (as the same users), each gateway writes its own message-log chain
 (named after its process, as a pod's after its name), and the archive runs once (one ordered reader of
 its stream).
 `separate_databases=True` gives each component's database a SecantusDB server of its own
-(`mongo-<component>`), as production may give each its own MongoDB; the stack's `mongo` server keeps
-the rest (tests' and the bench's scratch databases). One server is the default: tests and operator
-commands reach every database through `mongo_uri`; with separate servers, `database_uri(component)`.
-Nothing happens at import. About 560 lines: the environment of every process (`env`) is the one
-table of settings a local stack has, kept whole here rather than spread over the components; the
-database servers' half (ports, users, URIs) could be a module of its own.
+(`mongo-<component>`); one server is the default: tests and operator commands reach every database
+through `mongo_uri`; with separate servers, `database_uri(component)`.
+Nothing happens at import. The environment of every process (`env`) is the one table of settings a
+local stack has, kept whole here rather than spread over the components.
 """
 
-import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -38,9 +32,11 @@ from typing import Any
 
 from deploy import registrations
 from deploy.local.agency_front import front_env, haproxy_command
+from deploy.local.broker_vhost import BrokerVhost
+from deploy.local.database_servers import DatabaseServers
 from deploy.local.ports import Ports, free_port, wait_for_port
 from deploy.local.runner import Component, ProcessRunner
-from deploy.users import COMPONENTS, broker_permissions, broker_topic_permissions, database
+from deploy.users import database
 
 __all__ = ["BIN", "ROOT", "SERVICES", "Ports", "Stack", "free_port", "wait_for_port"]
 
@@ -70,11 +66,6 @@ def _base(name: str) -> str:
     return base if index.isdigit() and base else name
 
 
-def _rabbitmqctl(*args: str, stdin: str | None = None) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60, input=stdin,
-                   text=stdin is not None)
-
-
 class Stack:
     def __init__(self, workdir: Path, *, ports: Ports | None = None, broker_uri: str | None = None,
                  vhost: str | None = None, mongo_uri: str | None = None,
@@ -82,30 +73,26 @@ class Stack:
                  separate_databases: bool = False) -> None:
         self.workdir = workdir
         self.replicas = replicas
-        self.separate_databases = separate_databases and not mongo_uri
         self._replica_ports: dict[str, int] = {}
         self.ports = ports or Ports()
         base = broker_uri or os.environ.get("EGOV_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
         self.vhost = vhost if vhost is not None else f"egov-{uuid.uuid4().hex[:8]}"
         parsed = urllib.parse.urlsplit(base)
         self.amqp_uri = parsed._replace(path="/" + urllib.parse.quote(self.vhost, safe="")).geturl()
-        self.external_mongo = mongo_uri
-        # Retryable writes off for the local SecantusDB only: it scans its table of remembered writes
-        # on every write and slows down as the table grows (measured in bench/). Production keeps them.
-        # SecantusDB runs with authentication (--auth, SCRAM-SHA-256): a root user for the stack, tests
-        # and operator commands, and one user per component with readWrite on its own database only
-        # (deploy/users.py), as compose's stand-in and Kubernetes' MongoDB. Passwords are kept with the
-        # data (mongo-users.json, 0600), so a restarted stack on the same directory logs in again.
-        self.mongo_passwords = {} if mongo_uri else self._mongo_passwords()
-        self.mongo_uri = mongo_uri or self.component_mongo_uri("root")
+        # None with an external database (`mongo_uri`): the stack then starts no server of its own.
+        self.databases: DatabaseServers | None = None
+        if mongo_uri:
+            self.mongo_uri = mongo_uri
+        else:
+            self.databases = DatabaseServers(workdir, self.ports.mongo, separate_databases)
+            self.mongo_uri = self.databases.root_uri()
         self.extra_env = dict(extra_env or {})
         self.logs = workdir / "logs"
         self.runner = ProcessRunner(ROOT, self.logs)
         self.paygate_secret = secrets.token_hex(16)
         self.postal_secret = secrets.token_hex(16)
-        # One broker user per component in the stack's own vhost, with deploy/users.py's permissions
-        # (made in start(), removed in stop()); RabbitMQ's users are node-wide, hence the vhost prefix.
-        self.broker_users = {c: (f"{self.vhost}.{c}", secrets.token_hex(16)) for c in COMPONENTS} if self.vhost else {}
+        # Made in start(), removed in stop(); None without a vhost of its own (the admin URI as given).
+        self.broker = BrokerVhost(self.amqp_uri, self.vhost) if self.vhost else None
         # False for a stack started without the gateway: identity then calls the simulators directly.
         self.outbound_through_gateway = True
 
@@ -115,27 +102,15 @@ class Stack:
 
     def mongo_uris(self) -> list[str]:
         """Every database server of the stack, as root (what a meter reading server counters needs)."""
-        return [self.mongo_uri, *(self.database_uri(c) for c in self._own_servers())]
+        return [self.mongo_uri] if self.databases is None else self.databases.root_uris()
 
     def database_uri(self, component: str) -> str:
         """The root URI of the server holding the component's database."""
-        if component not in self._own_servers():
-            return self.mongo_uri
-        return self._server_uri("root", self.database_server(component))
+        return self.mongo_uri if self.databases is None else self.databases.root_uri(component)
 
     def database_server(self, component: str) -> str:
         """The name of the process holding the component's database: `mongo` or `mongo-<component>`."""
-        return f"mongo-{component}" if component in self._own_servers() else "mongo"
-
-    def _own_servers(self) -> tuple[str, ...]:
-        return COMPONENTS if self.separate_databases else ()
-
-    def _server_port(self, server: str) -> int:
-        return self.ports.mongo if server == "mongo" else self._replica_port(server)
-
-    def _server_uri(self, user: str, server: str) -> str:
-        return (f"mongodb://{user}:{self.mongo_passwords[user]}@127.0.0.1:{self._server_port(server)}/"
-                "?directConnection=true&retryWrites=false&authSource=admin")
+        return "mongo" if self.databases is None else self.databases.server_of(component)
 
     def pids(self) -> dict[str, int]:
         """The running processes' ids by name (what a meter or a profiler needs)."""
@@ -201,19 +176,11 @@ class Stack:
 
     def component_amqp_uri(self, component: str) -> str:
         """The component's own broker user in this stack's vhost (the shared admin URI without one)."""
-        if component not in self.broker_users:
-            return self.amqp_uri
-        user, password = self.broker_users[component]
-        parsed = urllib.parse.urlsplit(self.amqp_uri)
-        netloc = f"{urllib.parse.quote(user, safe='')}:{password}@{parsed.hostname}:{parsed.port or 5672}"
-        return parsed._replace(netloc=netloc).geturl()
+        return self.amqp_uri if self.broker is None else self.broker.component_uri(component)
 
     def component_mongo_uri(self, component: str) -> str:
         """The component's own database user (the stack's root user for "root" or another name)."""
-        user = component if component in self.mongo_passwords else "root"
-        if user not in self.mongo_passwords:
-            return self.mongo_uri
-        return self._server_uri(user, self.database_server(component) if user != "root" else "mongo")
+        return self.mongo_uri if self.databases is None else self.databases.user_uri(component)
 
     def service_env(self, name: str) -> dict[str, str]:
         env = self.env()
@@ -255,7 +222,7 @@ class Stack:
     # -- the components ---------------------------------------------------------------------------
     def components(self, services: Iterable[str] = SERVICES, gateway: bool = True) -> list[Component]:
         """Every process of the stack, in start order."""
-        found = [] if self.external_mongo else self.mongo()
+        found = self.mongo()
         found += [self.simulator(name) for name in SIMULATORS]
         found += [self.service(replica) for name in services for replica in self.replica_names(name)]
         if gateway:
@@ -264,70 +231,20 @@ class Stack:
                 found += self.gateway(name, self.gateway_replica_env(name))
         return found
 
-    def _mongo_server(self, server: str = "mongo", auth: bool = True) -> list[str]:
-        argv = [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(self._server_port(server)),
-                "--storage-path", str(self.workdir / server), "--log-level", "WARNING"]
-        return [*argv, "--auth"] if auth else argv
-
-    def _servers(self) -> list[str]:
-        return ["mongo", *(self.database_server(c) for c in self._own_servers())]
-
     def mongo(self) -> list[Component]:
-        """The database server, and with `separate_databases` one more per component."""
-        return [self._database_component(server) for server in self._servers()]
+        """The database server, and with `separate_databases` one more per component (none with an
+        external database)."""
+        return [] if self.databases is None else [self._database_component(s) for s in self.databases.names()]
 
     def _database_component(self, server: str) -> Component:
-        port = self._server_port(server)
-        return Component(server, self._mongo_server(server), self.env(),
+        assert self.databases is not None
+        port = self.databases.port_of(server)
+        return Component(server, self.databases.argv(server), self.env(),
                          lambda proc: wait_for_port(port, 60, proc, server), tier=0)
 
-    def _mongo_passwords(self) -> dict[str, str]:
-        stored = self.workdir / "mongo-users.json"
-        if stored.exists():
-            return dict(json.loads(stored.read_text()))
-        return {name: secrets.token_hex(16) for name in ("root", *COMPONENTS)}
-
-    def _provision_mongo_users(self) -> None:
-        """SecantusDB makes users only while it runs without --auth: the first start on a data directory
-        runs it once without, on loopback, to create them (as deploy/docker/mongodb_standin.py does).
-        Every server gets the root user; a component's user is made on the server of its database."""
-        pending = [s for s in self._servers() if not (self.workdir / s / ".egov-users").exists()]
-        if not pending:
-            return
-        from pymongo import MongoClient
-
-        processes = {}
-        for server in pending:                  # side by side: each takes seconds to open its store
-            (self.workdir / server).mkdir(parents=True, exist_ok=True)
-            processes[server] = subprocess.Popen(self._mongo_server(server, auth=False), stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.DEVNULL)
-        try:
-            for server, process in processes.items():
-                wait_for_port(self._server_port(server), 60, process, f"{server} (provisioning users)")
-                client: MongoClient[dict[str, Any]] = MongoClient(
-                    f"mongodb://127.0.0.1:{self._server_port(server)}/?directConnection=true",
-                    serverSelectionTimeoutMS=10000)
-                try:
-                    client.admin.command("createUser", "root", pwd=self.mongo_passwords["root"],
-                                         roles=[{"role": "root", "db": "admin"}])
-                    for component in COMPONENTS:
-                        if self.database_server(component) != server:
-                            continue
-                        db = self.env().get(f"EGOV_{component.upper()}_DB") or database(component)
-                        client.admin.command("createUser", component, pwd=self.mongo_passwords[component],
-                                             roles=[{"role": "readWrite", "db": db}])
-                finally:
-                    client.close()
-        finally:
-            for process in processes.values():
-                process.terminate()
-            for process in processes.values():
-                process.wait(timeout=60)
-        descriptor = os.open(self.workdir / "mongo-users.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as stored:          # never readable by others, not even briefly
-            json.dump(self.mongo_passwords, stored)
-        for server in pending:
-            (self.workdir / server / ".egov-users").write_text("users created\n")
+    def database_name(self, component: str) -> str:
+        """The component's database, as the environment may rename it (`EGOV_<COMPONENT>_DB`)."""
+        return self.env().get(f"EGOV_{component.upper()}_DB") or database(component)
 
     def simulator(self, name: str) -> Component:
         p, certs = self.ports, self.workdir / "certs"
@@ -395,12 +312,10 @@ class Stack:
         (self.workdir / "mongo").mkdir(exist_ok=True)
         self.outbound_through_gateway = gateway
         self._make_keys()
-        if self.vhost:
-            _rabbitmqctl("add_vhost", self.vhost)
-            _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
-            self._make_broker_users()
-        if not self.external_mongo:
-            self._provision_mongo_users()
+        if self.broker is not None:
+            self.broker.create()
+        if self.databases is not None:
+            self.databases.provision_users(self.database_name)
         planned = self.components(services, gateway)
         for component in planned:
             if component.tier < 2:
@@ -440,31 +355,6 @@ class Stack:
             import_shipped(MongoCatalogueStore(client, self.env().get("EGOV_PROCEDURES_DB") or "egov_procedures"))
         finally:
             client.close()
-
-    def _make_broker_users(self) -> None:
-        """Every component's user and permissions in one definitions import (one rabbitmqctl call)."""
-        from deploy.rabbitmq.definitions import rabbitmq_password_hash
-
-        users, permissions, topics = [], [], []
-        for component, (user, password) in self.broker_users.items():
-            rights = broker_permissions(component)
-            users.append({"name": user, "password_hash": rabbitmq_password_hash(password),
-                          "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []})
-            permissions.append({"user": user, "vhost": self.vhost, "configure": rights.configure,
-                                "write": rights.write, "read": rights.read})
-            topics += [{"user": user, "vhost": self.vhost, "exchange": t.exchange, "write": t.write, "read": t.read}
-                       for t in broker_topic_permissions(component)]
-        _rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(
-            {"users": users, "permissions": permissions, "topic_permissions": topics}))
-
-    def _remove_broker_users(self) -> None:
-        names = ", ".join(f'<<"{user}">>' for user, _ in self.broker_users.values())
-        try:      # one call for all of them; one per user if this broker's internals differ
-            _rabbitmqctl("eval", f'[rabbit_auth_backend_internal:delete_user(U, <<"egov-stack">>) || U <- [{names}]].')
-        except subprocess.SubprocessError:
-            for user, _ in self.broker_users.values():
-                with contextlib.suppress(subprocess.SubprocessError):
-                    _rabbitmqctl("delete_user", user)
 
     def _make_keys(self) -> None:
         from deploy.certs import make_all
@@ -550,10 +440,8 @@ class Stack:
         """The gateway and the services first (they finish what they hold: in-flight work, the
         message log's last records and seal), then the simulators, then the database."""
         self.runner.stop()
-        if self.vhost:
-            with contextlib.suppress(subprocess.SubprocessError):
-                _rabbitmqctl("delete_vhost", self.vhost)
-            self._remove_broker_users()
+        if self.broker is not None:
+            self.broker.delete()
 
     def remove(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
