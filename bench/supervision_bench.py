@@ -22,7 +22,8 @@ Run by `make bench` (a phase of bench/__main__.py), or alone:
 
     .venv/bin/python -m bench.supervision_bench --dossiers 5000 [--profile]
 
-The issue's scale, `--dossiers 1000000`, takes about two hours on this machine's SecantusDB.
+The issue's scale, `--dossiers 1000000`, took 1 h 48 min on this machine's SecantusDB (706.8 events/s;
+docs/BENCHMARKS.md).
 """
 
 import argparse
