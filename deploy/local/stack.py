@@ -125,11 +125,6 @@ class Stack:
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos'}",
             "PYTHONUNBUFFERED": "1",
             "MALLOC_MMAP_THRESHOLD_": "131072",   # as in the image: see deploy/docker/Dockerfile
-            # Every address here is an IP literal, so eventlet's green resolver is never asked; not
-            # importing it (dnspython) takes 0.35 s of CPU off each service's start:
-            # Stack.start in 14.6 s instead of 17.8 (docs/BENCHMARKS.md). Compose and Kubernetes resolve
-            # names, so they keep it.
-            "EVENTLET_NO_GREENDNS": "yes",
             "EGOV_AMQP_URI": self.amqp_uri,
             "EGOV_MONGO_URI": self.mongo_uri,
             "EGOV_TOKEN_PRIVATE_KEY_FILE": str(keys / "token-signing.pem"),
